@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let hot: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "SluiceBackend", targets: ["SluiceBackend"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        .target(name: "CSluiceLinux"),
+        .target(name: "SluiceSystem", dependencies: ["CSluiceLinux"], swiftSettings: hot),
+        .target(
+            name: "SluiceEventLoop",
+            dependencies: ["SluiceSystem", "CSluiceLinux", .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: hot),
+        .target(name: "SluiceHTTP", swiftSettings: hot),
+        .target(name: "SluiceBalancing", swiftSettings: hot),
+        .target(name: "SluiceConfig", dependencies: ["Yams", "SluiceSystem"]),
+        .target(
+            name: "SluiceProxy",
+            dependencies: ["SluiceSystem", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig",
+                .product(name: "Logging", package: "swift-log")],
+            swiftSettings: hot),
+        .target(name: "SluiceBackend", dependencies: ["SluiceSystem", "SluiceEventLoop", "SluiceHTTP"]),
+        .executableTarget(
+            name: "sluice",
+            dependencies: ["SluiceProxy", "SluiceConfig", "SluiceBackend",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
+        .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),
+        .testTarget(
+            name: "SluiceProxyTests",
+            dependencies: ["SluiceProxy", "SluiceBackend", "SluiceConfig", "SluiceSystem", "SluiceHTTP"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

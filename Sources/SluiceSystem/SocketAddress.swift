@@ -1,0 +1,122 @@
+import CSluiceLinux
+import Glibc
+
+/// An IPv4 or IPv6 socket address, stored inline (no allocation).
+public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
+    public var storage: sockaddr_storage
+    public var length: socklen_t
+
+    public init(storage: sockaddr_storage, length: socklen_t) {
+        self.storage = storage
+        self.length = length
+    }
+
+    public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
+        a.description == b.description
+    }
+
+    public func hash(into h: inout Hasher) { h.combine(description) }
+
+    /// Parses `host:port` or `[v6]:port`; a hostname is resolved now (getaddrinfo, blocking).
+    public static func resolve(_ text: String) throws(AddressError) -> SocketAddress {
+        let (host, port) = try split(text)
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &result)
+        guard rc == 0, let first = result else {
+            throw AddressError(message: "cannot resolve \"\(host)\": \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(result) }
+        // Prefer IPv4 when a name has both, as most backends listen on IPv4.
+        var chosen = first
+        var p: UnsafeMutablePointer<addrinfo>? = first
+        while let cur = p {
+            if cur.pointee.ai_family == AF_INET { chosen = cur; break }
+            p = cur.pointee.ai_next
+        }
+        var storage = sockaddr_storage()
+        let len = chosen.pointee.ai_addrlen
+        withUnsafeMutableBytes(of: &storage) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: chosen.pointee.ai_addr, count: Int(len)))
+        }
+        return SocketAddress(storage: storage, length: len)
+    }
+
+    /// Splits `host:port`; checks the port is 0...65535.
+    public static func split(_ text: String) throws(AddressError) -> (host: String, port: Int) {
+        var host: Substring
+        var portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw AddressError(message: "bad address \"\(text)\": missing ]") }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw AddressError(message: "bad address \"\(text)\": expected host:port") }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else {
+                throw AddressError(message: "bad address \"\(text)\": expected host:port")
+            }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty else { throw AddressError(message: "bad address \"\(text)\": empty host") }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw AddressError(message: "bad address \"\(text)\": port must be 0-65535")
+        }
+        return (String(host), port)
+    }
+
+    public var family: Int32 { Int32(storage.ss_family) }
+
+    public var port: Int {
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
+            }
+            return Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
+        }
+    }
+
+    /// The IP address as text, without the port.
+    public var host: String {
+        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        var copy = storage
+        return withUnsafePointer(to: &copy) { p in
+            p.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { bytes in
+                if family == AF_INET6 {
+                    _ = inet_ntop(AF_INET6, bytes + 8, &buf, socklen_t(buf.count))
+                } else {
+                    _ = inet_ntop(AF_INET, bytes + 4, &buf, socklen_t(buf.count))
+                }
+                let end = buf.firstIndex(of: 0) ?? buf.count
+                return String(decoding: buf[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+        }
+    }
+
+    public var description: String {
+        family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// Writes the IP as text into `out` without allocating; returns the byte count.
+    public func writeHost(into out: UnsafeMutableRawPointer, capacity: Int) -> Int {
+        var copy = storage
+        return withUnsafePointer(to: &copy) { p in
+            p.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { bytes in
+                let dst = out.assumingMemoryBound(to: CChar.self)
+                let ok = family == AF_INET6
+                    ? inet_ntop(AF_INET6, bytes + 8, dst, socklen_t(capacity))
+                    : inet_ntop(AF_INET, bytes + 4, dst, socklen_t(capacity))
+                return ok == nil ? 0 : strlen(dst)
+            }
+        }
+    }
+}
+
+/// An address that does not parse or resolve.
+public struct AddressError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
