@@ -24,7 +24,7 @@ let package = Package(
             dependencies: ["SluiceSystem", "CSluiceLinux", .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: hot),
-        .target(name: "SluiceHTTP", swiftSettings: hot),
+        .target(name: "SluiceHTTP", dependencies: ["SluiceSystem"], swiftSettings: hot),
         .target(name: "SluiceBalancing", swiftSettings: hot),
         .target(name: "SluiceConfig", dependencies: ["Yams", "SluiceSystem"]),
         .target(

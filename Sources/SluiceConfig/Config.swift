@@ -1,0 +1,182 @@
+import SluiceSystem
+
+/// The whole validated configuration: an immutable value, built by `ConfigLoader`.
+///
+/// Every key of DESIGN.md §2 has a field here; durations are nanoseconds, sizes bytes,
+/// percentages fractions (0.5 for `50%`). Keys a later feature uses are validated already.
+public struct Config: Sendable {
+    /// The file this was loaded from (for messages and `/status`).
+    public var path: String
+    /// Event-loop threads; `auto` resolved to the number of CPU cores.
+    public var workers: Int
+    public var admin: AdminConfig
+    public var accessLog: AccessLogConfig
+    public var limits: GlobalLimits
+    public var timeouts: Timeouts
+    public var listeners: [ListenerConfig]
+    public var clusters: [ClusterConfig]
+
+    public func cluster(named name: String) -> ClusterConfig? { clusters.first { $0.name == name } }
+}
+
+public struct AdminConfig: Sendable {
+    /// `admin.listen`, default 127.0.0.1:9901; nil when the admin block says `listen: off`.
+    public var listen: SocketAddress?
+    public var listenText: String
+    public var tokenFile: String?
+}
+
+public enum AccessLogTarget: Sendable, Equatable {
+    case stdout, stderr, off
+    case file(String)
+}
+
+public enum AccessLogFormat: String, Sendable {
+    case json, combined
+}
+
+public struct AccessLogConfig: Sendable {
+    public var target: AccessLogTarget = .stdout
+    public var format: AccessLogFormat = .json
+}
+
+public struct GlobalLimits: Sendable {
+    public var maxConnections = 50_000
+    public var maxRequestHead = 32 * 1024
+    public var maxRequestBody = 100 * 1024 * 1024
+}
+
+public struct Timeouts: Sendable {
+    public var clientHead: UInt64 = 10_000_000_000
+    public var clientIdle: UInt64 = 60_000_000_000
+    public var connect: UInt64 = 2_000_000_000
+    public var response: UInt64 = 30_000_000_000
+    public var upstreamIdle: UInt64 = 60_000_000_000
+    public var drain: UInt64 = 30_000_000_000
+}
+
+public struct ListenerConfig: Sendable {
+    public var name: String
+    public var listenText: String
+    public var address: SocketAddress
+    public var tls: TLSConfig?
+    public var routes: [RouteConfig]
+}
+
+public struct TLSConfig: Sendable {
+    public struct Certificate: Sendable {
+        public var cert: String
+        public var key: String
+    }
+    public var certificates: [Certificate]
+    public var minVersion: String = "1.2"
+    public var handshakeTimeout: UInt64 = 10_000_000_000
+}
+
+public struct RouteConfig: Sendable {
+    public struct Split: Sendable {
+        public var cluster: String
+        public var weight: Int
+    }
+    /// Host to match, lowercased, without port; `*.example.com` matches subdomains.
+    public var host: String?
+    public var pathPrefix: String?
+    /// One entry for `cluster:`, several for `split:`.
+    public var targets: [Split]
+}
+
+public enum BalanceAlgorithm: String, Sendable, CaseIterable {
+    case roundRobin = "round_robin"
+    case leastRequest = "least_request"
+    case random
+    case hash
+}
+
+public enum HashKey: Sendable, Equatable {
+    case clientIP
+    case header(String)
+    case cookie(String)
+}
+
+public struct BackendConfig: Sendable {
+    public var name: String
+    public var addressText: String
+    public var address: SocketAddress
+    public var weight: Int
+}
+
+public enum WhenAllDown: String, Sendable {
+    case failOpen = "fail_open"
+    case reject
+}
+
+public struct FailoverConfig: Sendable {
+    public var overprovisioning = 1.4
+    public var whenAllDown: WhenAllDown = .failOpen
+}
+
+public struct HealthCheckConfig: Sendable {
+    public enum Kind: String, Sendable { case http, tcp }
+    public var type: Kind = .http
+    public var path = "/health"
+    public var host: String? = nil
+    public var interval: UInt64 = 2_000_000_000
+    public var timeout: UInt64 = 1_000_000_000
+    public var jitter = 0.1
+    public var rise = 2
+    public var fall = 3
+    /// Accepted statuses as closed ranges.
+    public var expectStatus: [ClosedRange<Int>] = [200...399]
+    public var expectBody: String? = nil
+}
+
+public struct OutlierDetectionConfig: Sendable {
+    public var consecutiveFailures = 5
+    public var baseEjection: UInt64 = 10_000_000_000
+    public var maxEjection: UInt64 = 300_000_000_000
+    public var maxEjected = 0.5
+}
+
+public enum RetryCondition: Sendable, Hashable {
+    case connectFailure
+    case resetBeforeResponse
+    case status(Int)
+}
+
+public struct RetryConfig: Sendable {
+    public var attempts = 2
+    public var on: Set<RetryCondition> = [.connectFailure, .resetBeforeResponse, .status(502), .status(503), .status(504)]
+    public var budget = 0.2
+}
+
+public struct ClusterLimits: Sendable {
+    public var maxRequestsPerBackend = 256
+    public var maxQueue = 1024
+    public var queueTimeout: UInt64 = 2_000_000_000
+    public var queueTarget: UInt64 = 50_000_000
+}
+
+public struct UpstreamTLSConfig: Sendable {
+    public var caFile: String? = nil
+    public var serverName: String? = nil
+    public var verify = true
+}
+
+public struct ClusterConfig: Sendable {
+    public var name: String
+    public var balance: BalanceAlgorithm = .roundRobin
+    public var hashOn: HashKey = .clientIP
+    public var backends: [BackendConfig]
+    public var standby: [BackendConfig] = []
+    public var failover = FailoverConfig()
+    public var slowStart: UInt64 = 0
+    public var healthCheck: HealthCheckConfig? = nil
+    public var outlierDetection: OutlierDetectionConfig? = nil
+    public var retries: RetryConfig? = nil
+    public var limits: ClusterLimits? = nil
+    /// Effective timeouts: the globals with this cluster's overrides applied.
+    public var connectTimeout: UInt64
+    public var responseTimeout: UInt64
+    public var upstreamIdleTimeout: UInt64
+    public var upstreamTLS: UpstreamTLSConfig? = nil
+}
