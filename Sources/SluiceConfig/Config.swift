@@ -31,7 +31,7 @@ public enum AccessLogTarget: Sendable, Equatable {
     case file(String)
 }
 
-public enum AccessLogFormat: String, Sendable {
+public enum AccessLogFormat: String, Sendable, CaseIterable {
     case json, combined
 }
 
@@ -105,7 +105,7 @@ public struct BackendConfig: Sendable {
     public var weight: Int
 }
 
-public enum WhenAllDown: String, Sendable {
+public enum WhenAllDown: String, Sendable, CaseIterable {
     case failOpen = "fail_open"
     case reject
 }
@@ -116,7 +116,7 @@ public struct FailoverConfig: Sendable {
 }
 
 public struct HealthCheckConfig: Sendable {
-    public enum Kind: String, Sendable { case http, tcp }
+    public enum Kind: String, Sendable, CaseIterable { case http, tcp }
     public var type: Kind = .http
     public var path = "/health"
     public var host: String? = nil

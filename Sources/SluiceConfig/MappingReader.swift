@@ -20,7 +20,7 @@ final class DecodeContext {
 struct MappingReader {
     let node: Node
     let context: DecodeContext
-    let what: String
+    var what: String
     private var values: [String: (key: Node, value: Node)] = [:]
 
     /// nil (after recording an error) when `node` is not a mapping.
@@ -145,10 +145,11 @@ struct MappingReader {
         }
     }
 
-    func choice<T: RawRepresentable>(_ key: String, _ fallback: T) -> T where T.RawValue == String {
+    func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ fallback: T) -> T where T.RawValue == String {
         guard let (s, n) = scalar(key) else { return fallback }
         guard let v = T(rawValue: s) else {
-            context.error(n, "\(what).\(key): \"\(s)\" is not one of the accepted values")
+            let accepted = T.allCases.map(\.rawValue).joined(separator: " | ")
+            context.error(n, "\(what).\(key): \"\(s)\" is not one of \(accepted)")
             return fallback
         }
         return v

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+@testable import SluiceConfig
+
+func errorsOf(_ yaml: String) -> [String] {
+    do {
+        _ = try ConfigLoader.parse(yaml, file: "t.yaml")
+        return []
+    } catch {
+        return error.errors.map(\.description)
+    }
+}
+
+let minimal = """
+    listeners:
+      - name: web
+        listen: 127.0.0.1:0
+        routes:
+          - cluster: app
+    clusters:
+      - name: app
+        backends:
+          - { address: 127.0.0.1:8001 }
+    """
+
+@Suite struct ConfigLoaderTests {
+    @Test func minimalConfigGetsTheDocumentedDefaults() throws {
+        let c = try ConfigLoader.parse(minimal, file: "t.yaml")
+        #expect(c.listeners.count == 1)
+        #expect(c.clusters[0].backends[0].name == "127.0.0.1:8001")
+        #expect(c.clusters[0].backends[0].weight == 1)
+        #expect(c.limits.maxRequestHead == 32 * 1024)
+        #expect(c.limits.maxRequestBody == 100 * 1024 * 1024)
+        #expect(c.timeouts.clientHead == 10_000_000_000)
+        #expect(c.clusters[0].healthCheck == nil)
+        #expect(c.clusters[0].retries == nil)
+        #expect(c.accessLog.target == .stdout)
+        #expect(c.admin.listenText == "127.0.0.1:9901")
+    }
+
+    @Test func unknownKeyIsAnErrorWithItsLine() {
+        let yaml = minimal + "\n    bogus: 1\n"
+        let errs = errorsOf(yaml)
+        #expect(errs.count == 1)
+        #expect(errs.first?.hasPrefix("t.yaml:10: unknown key \"bogus\" in clusters[0]") == true)
+    }
+
+    @Test func everyErrorIsReportedWithFileAndLine() {
+        let yaml = """
+            timeouts:
+              connect: 2 seconds
+            listeners:
+              - listen: 127.0.0.1:99999
+                routes:
+                  - cluster: nope
+            clusters:
+              - name: app
+                balance: fastest
+                backends:
+                  - { address: 127.0.0.1:8001, weight: -1 }
+            """
+        let errs = errorsOf(yaml)
+        #expect(errs.contains { $0.hasPrefix("t.yaml:2: timeouts.connect") })
+        #expect(errs.contains { $0.hasPrefix("t.yaml:4: listeners[0].listen") })
+        #expect(errs.contains { $0.hasPrefix("t.yaml:6: listeners[0].routes[0]: unknown cluster \"nope\"") })
+        #expect(errs.contains { $0.hasPrefix("t.yaml:9: cluster \"app\".balance") })
+        #expect(errs.contains { $0.hasPrefix("t.yaml:11: cluster \"app\".backends[0].weight") })
+    }
+
+    @Test func yamlSyntaxErrorsHaveALine() {
+        let errs = errorsOf("listeners:\n  - name: [unclosed\nclusters: []\n")
+        #expect(errs.count == 1)
+        #expect(errs[0].hasPrefix("t.yaml:"))
+        #expect(errs[0].contains("YAML syntax"))
+    }
+
+    @Test func duplicateBackendNamesAndMissingParts() {
+        let yaml = """
+            listeners:
+              - listen: 127.0.0.1:0
+            clusters:
+              - name: app
+                backends:
+                  - { name: a, address: 127.0.0.1:1 }
+                  - { name: a, address: 127.0.0.1:2 }
+            """
+        let errs = errorsOf(yaml)
+        #expect(errs.contains { $0.contains("at least one route") })
+        #expect(errs.contains { $0.hasPrefix("t.yaml:7:") && $0.contains("used twice") })
+    }
+
+    @Test func unitsParse() {
+        #expect(Units.duration("250ms") == 250_000_000)
+        #expect(Units.duration("2s") == 2_000_000_000)
+        #expect(Units.duration("5m") == 300_000_000_000)
+        #expect(Units.duration("1.5s") == 1_500_000_000)
+        #expect(Units.duration("2") == nil)
+        #expect(Units.duration("s") == nil)
+        #expect(Units.size("16KiB") == 16384)
+        #expect(Units.size("1MiB") == 1 << 20)
+        #expect(Units.size("10") == 10)
+        #expect(Units.size("1.5MiB") == nil)
+        #expect(Units.percentage("50%") == 0.5)
+        #expect(Units.percentage("150%") == nil)
+    }
+
+    @Test func expectStatusTakesAStatusARangeOrAList() throws {
+        let yaml = minimal + """
+
+                health_check:
+                  expect_status: [200, 300-302]
+            """
+        let c = try ConfigLoader.parse(yaml, file: "t.yaml")
+        #expect(c.clusters[0].healthCheck?.expectStatus == [200...200, 300...302])
+    }
+
+    @Test func everyExampleConfigIsAccepted() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Configs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 2)
+        for f in files {
+            do {
+                _ = try ConfigLoader.load(path: dir.appendingPathComponent(f).path)
+            } catch {
+                Issue.record("\(f): \(error)")
+            }
+        }
+    }
+}
