@@ -1,0 +1,330 @@
+import SluiceEventLoop
+import SluiceHTTP
+import SluiceSystem
+
+extension ClientSession {
+    /// Head phase: wait for, read and parse the next request head.
+    func processHead() -> Bool {
+        let config = worker.snapshot.config
+        guard let b = inBuf, !b.isEmpty else {
+            if clientEOF {
+                close()
+                return true
+            }
+            if worker.draining {
+                close()  // idle keep-alive connection during shutdown
+                return true
+            }
+            if readClient(maxBuffer: config.limits.maxRequestHead + 4096) { return true }
+            releaseIdleBuffers()
+            return false
+        }
+        if !headStarted {
+            headStarted = true
+            setDeadline(config.timeouts.clientHead)
+        }
+        let limits = RequestLimits(maxHead: config.limits.maxRequestHead)
+        switch head.parse(b.readable, limits: limits) {
+        case .incomplete:
+            if clientEOF {
+                close()
+                return true
+            }
+            return readClient(maxBuffer: config.limits.maxRequestHead + 4096)
+        case .invalid(let e):
+            worker.stats.badRequests &+= 1
+            clientIsHTTP11 = true
+            sendError(e.status, e.reason)
+            return true
+        case .complete(let length):
+            startExchange(headLength: length)
+            return true
+        }
+    }
+
+    func releaseIdleBuffers() {
+        if let b = inBuf, b.isEmpty {
+            worker.buffers.release(b)
+            inBuf = nil
+        }
+        if let b = outBuf, b.isEmpty {
+            worker.buffers.release(b)
+            outBuf = nil
+        }
+    }
+
+    /// A complete head is at the front of `inBuf`: route it, forward it, start the exchange.
+    func startExchange(headLength: Int) {
+        let snap = worker.snapshot
+        let b = inBuf!
+        let p = UnsafeRawPointer(b.readPointer)
+        startedAt = worker.loop.now
+        upstreamStartedAt = 0
+        upstreamFirstByteAt = 0
+        status = 0
+        bytesSent = 0
+        tried.removeAll(keepingCapacity: true)
+        replays = 0
+        responseStarted = false
+        cluster = nil
+        backend = nil
+        method = head.method
+        clientIsHTTP11 = head.isHTTP11
+        keepAlive = head.keepAlive && !worker.draining
+        upgradeRequested = head.upgradeIndex >= 0
+        snapshot = snap
+        phase = .exchange
+        responsePhase = .awaitingHead
+        requestDone = false
+        requestBodyBytes = 0
+
+        // Route: host without port, path in origin-form.
+        var hostStart = 0
+        var hostEnd = 0
+        if head.isAbsoluteForm {
+            hostStart = head.authorityStart
+            hostEnd = head.authorityEnd
+        } else if head.hostIndex >= 0 {
+            hostStart = Int(head.fields[head.hostIndex].valueStart)
+            hostEnd = Int(head.fields[head.hostIndex].valueEnd)
+        }
+        hostEnd = Self.stripPort(p, hostStart, hostEnd)
+        let router = snap.routers[listenerIndex]
+        var pathStart = head.pathStart
+        var pathEnd = head.pathEnd
+        if pathEnd == pathStart || p.load(fromByteOffset: pathStart, as: UInt8.self) != UInt8(ascii: "/") {
+            pathStart = 0
+            pathEnd = 0
+        }
+        let routeIndex = router.match(
+            host: UnsafeRawBufferPointer(start: p + hostStart, count: hostEnd - hostStart),
+            path: pathEnd > pathStart
+                ? UnsafeRawBufferPointer(start: p + pathStart, count: pathEnd - pathStart)
+                : UnsafeRawBufferPointer(start: Self.slash, count: 1))
+
+        // The forwarded head is built first: the access log reads method and path from it.
+        writeForwardedHead(p)
+        b.consume(headLength)
+        headStarted = false
+
+        guard let routeIndex else {
+            requestDone = true
+            sendError(404, "no route matches this request")
+            return
+        }
+        let c = snap.clusters[worker.pickCluster(listener: listenerIndex, route: routeIndex)]
+        cluster = c
+        switch head.framing {
+        case .contentLength(let n):
+            if n > snap.config.limits.maxRequestBody {
+                sendError(413, "request body too large")
+                return
+            }
+            requestBody = .length(n)
+        case .chunked:
+            requestChunked.reset()
+            requestBody = .chunked
+        case .none, .untilClose:
+            requestBody = .none
+            requestDone = true
+        }
+        connectToBackend()
+    }
+
+    nonisolated(unsafe) static let slash: UnsafeRawPointer = {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+        p.storeBytes(of: UInt8(ascii: "/"), as: UInt8.self)
+        return UnsafeRawPointer(p)
+    }()
+
+    @inline(__always)
+    static func stripPort(_ p: UnsafeRawPointer, _ start: Int, _ end: Int) -> Int {
+        var i = end
+        while i > start {
+            let c = p.load(fromByteOffset: i - 1, as: UInt8.self)
+            if c == UInt8(ascii: ":") { return i - 1 }
+            if c < 48 || c > 57 { return end }
+            i -= 1
+        }
+        return end
+    }
+
+    /// Picks a backend (not one already tried) and attaches a pooled or new connection.
+    func connectToBackend() {
+        guard let c = cluster else { return }
+        guard let index = worker.pickBackend(c, excluding: tried) else {
+            worker.stats.noBackend &+= 1
+            failExchange(503, "no backend available")
+            return
+        }
+        let be = c.backends[index]
+        backend = be
+        tried.append(index)
+        upstreamStartedAt = worker.loop.now
+        guard let up = worker.upstreamConnection(to: be, fresh: replays > 0) else {
+            worker.stats.connectFailures &+= 1
+            failExchange(502, "backend refused the connection")
+            return
+        }
+        attach(up)
+    }
+
+    func attach(_ up: UpstreamConnection) {
+        upstream = up
+        up.session = self
+        let out = up.ensureOut()
+        out.append(UnsafeRawPointer(forwardedHead.readPointer), forwardedHead.readableCount)
+        setDeadline(up.connected ? (requestDone ? cluster!.responseTimeout : worker.activeTimeout(self)) : cluster!.connectTimeout)
+    }
+
+    /// Serializes the request head as it goes to the backend (RFC 9110 §7.6: hop-by-hop removed,
+    /// X-Forwarded-For appended, X-Forwarded-Proto set, X-Request-Id added when absent).
+    func writeForwardedHead(_ p: UnsafeRawPointer) {
+        let o = forwardedHead
+        o.clear()
+        o.append(p, head.methodEnd)
+        logMethodEnd = o.writeIndex
+        o.append(UInt8(ascii: " "))
+        logPathStart = o.writeIndex
+        let pathLength = head.pathEnd - head.pathStart
+        if pathLength == 0 || p.load(fromByteOffset: head.pathStart, as: UInt8.self) == UInt8(ascii: "?") {
+            o.append(UInt8(ascii: "/"))  // absolute-form without a path
+        }
+        o.append(p + head.pathStart, pathLength)
+        logPathEnd = o.writeIndex
+        o.append(" HTTP/1.1\r\n")
+        var hasXFF = false
+        requestIdStart = 0
+        requestIdEnd = 0
+        for i in 0..<head.fields.count {
+            let f = head.fields[i]
+            switch f.kind {
+            case .connection, .keepAlive, .proxyConnection, .te, .upgrade, .transferEncoding, .trailer, .contentLength,
+                .xForwardedProto:
+                continue
+            case .host where head.isAbsoluteForm:
+                continue
+            case .xForwardedFor:
+                hasXFF = true
+                continue
+            default:
+                if head.connectionNamesFields && head.connectionNames(p, field: i) { continue }
+            }
+            if f.kind == .xRequestId {
+                o.append("X-Request-Id: ")
+                requestIdStart = o.writeIndex
+                o.append(p + Int(f.valueStart), Int(f.valueEnd - f.valueStart))
+                requestIdEnd = o.writeIndex
+                o.append("\r\n")
+                continue
+            }
+            o.append(p + Int(f.nameStart), Int(f.valueEnd - f.nameStart))
+            o.append("\r\n")
+        }
+        if head.isAbsoluteForm {
+            o.append("Host: ")
+            o.append(p + head.authorityStart, head.authorityEnd - head.authorityStart)
+            o.append("\r\n")
+        }
+        // Every X-Forwarded-For field folded into one list, in order, then the client.
+        o.append("X-Forwarded-For: ")
+        if hasXFF {
+            for f in head.fields where f.kind == .xForwardedFor && f.valueEnd > f.valueStart {
+                o.append(p + Int(f.valueStart), Int(f.valueEnd - f.valueStart))
+                o.append(", ")
+            }
+        }
+        worker.appendClientIP(peer, to: o)
+        o.append("\r\n")
+        o.append(worker.isTLS(listenerIndex) ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n")
+        if requestIdEnd == 0 {
+            o.append("X-Request-Id: ")
+            requestIdStart = o.writeIndex
+            worker.appendNewRequestID(to: o)
+            requestIdEnd = o.writeIndex
+            o.append("\r\n")
+        }
+        switch head.framing {
+        case .contentLength(let n):
+            o.append("Content-Length: ")
+            o.append(decimal: n)
+            o.append("\r\n")
+        case .chunked:
+            o.append("Transfer-Encoding: chunked\r\n")
+        default:
+            break
+        }
+        if head.upgradeIndex >= 0 {
+            let f = head.fields[head.upgradeIndex]
+            o.append("Connection: upgrade\r\nUpgrade: ")
+            o.append(p + Int(f.valueStart), Int(f.valueEnd - f.valueStart))
+            o.append("\r\n")
+        }
+        o.append("\r\n")
+    }
+
+    /// Moves request body bytes from the client to the backend, re-framed, within the high-water mark.
+    func pumpRequestBody(_ up: UpstreamConnection) -> Bool {
+        var progress = false
+        let limit = snapshot!.config.limits.maxRequestBody
+        while !requestDone {
+            let out = up.ensureOut()
+            if out.readableCount >= Self.highWater { break }
+            guard let b = inBuf, !b.isEmpty else {
+                if clientEOF {
+                    // The client left in the middle of its body.
+                    abort()
+                    return true
+                }
+                if readClient(maxBuffer: BufferPool.standardSize) {
+                    progress = true
+                    continue
+                }
+                break
+            }
+            progress = true
+            switch requestBody {
+            case .length(let remaining):
+                let take = min(remaining, b.readableCount)
+                out.append(UnsafeRawPointer(b.readPointer), take)
+                b.consume(take)
+                requestBodyBytes += take
+                if take == remaining {
+                    requestDone = true
+                } else {
+                    requestBody = .length(remaining - take)
+                }
+            case .chunked:
+                var total = requestBodyBytes
+                do {
+                    let used = try requestChunked.decode(b.readable) { piece in
+                        out.append(hex: piece.count)
+                        out.append("\r\n")
+                        out.append(piece)
+                        out.append("\r\n")
+                        total += piece.count
+                    }
+                    b.consume(used)
+                } catch {
+                    failExchange(error.status, error.reason)
+                    return true
+                }
+                requestBodyBytes = total
+                if total > limit {
+                    failExchange(413, "request body too large")
+                    return true
+                }
+                if requestChunked.isDone {
+                    out.append("0\r\n\r\n")
+                    requestDone = true
+                }
+            case .none:
+                requestDone = true
+            }
+        }
+        if requestDone && progress, let c = cluster, responsePhase == .awaitingHead {
+            setDeadline(c.responseTimeout)
+        }
+        return progress
+    }
+}

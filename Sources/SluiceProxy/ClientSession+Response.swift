@@ -1,0 +1,367 @@
+import SluiceEventLoop
+import SluiceHTTP
+import SluiceSystem
+
+extension ClientSession {
+    /// Exchange phase: request body out, response in, both bounded by the high-water mark.
+    func pumpExchange() -> Bool {
+        guard let up = upstream else { return false }
+        var progress = false
+        if up.failed && !up.connected {
+            worker.stats.connectFailures &+= 1
+            failExchange(502, "backend refused the connection")
+            return true
+        }
+        if !requestDone && pumpRequestBody(up) { progress = true }
+        guard phase == .exchange, upstream === up else { return true }
+        if up.flush() {
+            progress = true
+            if !requestDone || responsePhase != .awaitingHead { setDeadline(worker.activeTimeout(self)) }
+        }
+        if pumpResponse(up) { progress = true }
+        return progress
+    }
+
+    func pumpResponse(_ up: UpstreamConnection) -> Bool {
+        var progress = false
+        while phase == .exchange && upstream === up {
+            switch responsePhase {
+            case .awaitingHead:
+                if let b = up.inBuf, !b.isEmpty {
+                    if upstreamFirstByteAt == 0 { upstreamFirstByteAt = worker.loop.now }
+                    switch response.parse(b.readable, maxHead: snapshot!.config.limits.maxRequestHead) {
+                    case .complete(let length):
+                        handleResponseHead(up, length)
+                        progress = true
+                        continue
+                    case .invalid(let e):
+                        worker.stats.badResponses &+= 1
+                        failExchange(502, e.reason)
+                        return true
+                    case .incomplete:
+                        break
+                    }
+                }
+                if up.failed || up.eof {
+                    upstreamFailedBeforeResponse(up)
+                    return true
+                }
+                if up.fill() {
+                    progress = true
+                    continue
+                }
+                return progress
+            case .body:
+                if pendingOut >= Self.highWater { return progress }
+                if let b = up.inBuf, !b.isEmpty {
+                    moveResponseBody(b)
+                    progress = true
+                    continue
+                }
+                if up.failed || up.eof {
+                    if responseFraming == .untilClose && !up.failed {
+                        endResponseBody()
+                        upstreamReusable = false
+                    } else {
+                        // Cut mid-body: the client must see a cut response, never a clean one.
+                        worker.stats.truncatedResponses &+= 1
+                        abort()
+                    }
+                    return true
+                }
+                if up.fill() {
+                    progress = true
+                    setDeadline(worker.activeTimeout(self))
+                    continue
+                }
+                return progress
+            case .done:
+                finishExchange()
+                return true
+            }
+        }
+        return true
+    }
+
+    /// The backend failed before a complete response head: replay on a fresh connection when the
+    /// failure is the classic stale keep-alive race and the request can be resent; else 502.
+    func upstreamFailedBeforeResponse(_ up: UpstreamConnection) {
+        let nothingReceived = upstreamFirstByteAt == 0
+        if up.reused && nothingReceived && requestBody == .none && replays == 0 {
+            replays += 1
+            upstream = nil
+            up.close()
+            tried.removeLast()
+            connectToBackend()
+            return
+        }
+        worker.stats.upstreamResets &+= 1
+        failExchange(502, nothingReceived ? "backend closed the connection before answering" : "incomplete response head")
+    }
+
+    func handleResponseHead(_ up: UpstreamConnection, _ length: Int) {
+        let b = up.inBuf!
+        let p = UnsafeRawPointer(b.readPointer)
+        let s = response.status
+        if s == 101 {
+            guard upgradeRequested else {
+                failExchange(502, "backend switched protocols unasked")
+                return
+            }
+            writeResponseHead(p, mode: .none, upgrade: true)
+            b.consume(length)
+            status = 101
+            responseStarted = true
+            phase = .tunnel
+            logExchange(aborted: false)
+            setDeadline(snapshot!.config.timeouts.clientIdle)
+            return
+        }
+        if s < 200 {
+            // 1xx (100 Continue, 103 Early Hints): forwarded to HTTP/1.1 clients; the final response follows.
+            if clientIsHTTP11 { writeResponseHead(p, mode: .none, upgrade: false) }
+            b.consume(length)
+            return
+        }
+        status = s
+        responseFraming = response.framing(requestMethod: method)
+        upstreamReusable = !response.close
+        switch responseFraming {
+        case .none:
+            clientBodyMode = .none
+        case .contentLength(let n):
+            clientBodyMode = .raw
+            responseRemaining = n
+        case .chunked:
+            responseChunked.reset()
+            clientBodyMode = clientIsHTTP11 ? .chunked : .raw
+        case .untilClose:
+            upstreamReusable = false
+            clientBodyMode = clientIsHTTP11 ? .chunked : .raw
+        }
+        if clientBodyMode == .raw && !clientIsHTTP11 && responseFraming != .contentLength(responseRemaining) {
+            keepAlive = false  // an HTTP/1.0 client learns the end from the close
+        }
+        if !requestDone { keepAlive = false }  // answered before the body ended: cannot resync
+        if worker.draining { keepAlive = false }
+        writeResponseHead(p, mode: clientBodyMode, upgrade: false)
+        b.consume(length)
+        responseStarted = true
+        responsePhase = responseFraming == .none ? .done : .body
+    }
+
+    /// Writes the response head for the client: hop-by-hop fields removed, framing re-stated.
+    func writeResponseHead(_ p: UnsafeRawPointer, mode: ClientBodyMode, upgrade: Bool) {
+        let o = ensureOut()
+        let isFinal = response.status >= 200
+        o.append("HTTP/1.1 ")
+        o.append(decimal: response.status)
+        o.append(" ")
+        o.append(p + response.reasonStart, response.reasonEnd - response.reasonStart)
+        o.append("\r\n")
+        for i in 0..<response.fields.count {
+            let f = response.fields[i]
+            switch f.kind {
+            case .connection, .keepAlive, .proxyConnection, .te, .transferEncoding, .trailer:
+                continue
+            case .upgrade where !upgrade:
+                continue
+            case .contentLength where mode != .none || !isFinal:
+                continue
+            default:
+                if response.connectionNamesFields && response.connectionNames(p, field: i) { continue }
+            }
+            o.append(p + Int(f.nameStart), Int(f.valueEnd - f.nameStart))
+            o.append("\r\n")
+        }
+        if upgrade {
+            o.append("Connection: upgrade\r\n")
+        } else if isFinal {
+            switch mode {
+            case .raw:
+                if case .contentLength(let n) = responseFraming {
+                    o.append("Content-Length: ")
+                    o.append(decimal: n)
+                    o.append("\r\n")
+                }
+            case .chunked:
+                o.append("Transfer-Encoding: chunked\r\n")
+            case .none:
+                break
+            }
+            if !keepAlive {
+                o.append("Connection: close\r\n")
+            } else if !clientIsHTTP11 {
+                o.append("Connection: keep-alive\r\n")
+            }
+        }
+        o.append("\r\n")
+    }
+
+    func moveResponseBody(_ b: ByteBuffer) {
+        let o = ensureOut()
+        let room = max(Self.highWater - o.readableCount, 1)
+        switch responseFraming {
+        case .contentLength:
+            let take = min(responseRemaining, b.readableCount, room)
+            o.append(UnsafeRawPointer(b.readPointer), take)
+            b.consume(take)
+            bytesSent += take
+            responseRemaining -= take
+            if responseRemaining == 0 { endResponseBody() }
+        case .chunked:
+            let mode = clientBodyMode
+            var sent = 0
+            do {
+                let input = UnsafeRawBufferPointer(start: b.readPointer, count: min(b.readableCount, room))
+                let used = try responseChunked.decode(input) { piece in
+                    if mode == .chunked {
+                        o.append(hex: piece.count)
+                        o.append("\r\n")
+                        o.append(piece)
+                        o.append("\r\n")
+                    } else {
+                        o.append(piece)
+                    }
+                    sent += piece.count
+                }
+                b.consume(used)
+            } catch {
+                worker.stats.badResponses &+= 1
+                abort()
+                return
+            }
+            bytesSent += sent
+            if responseChunked.isDone { endResponseBody() }
+        case .untilClose:
+            let take = min(b.readableCount, room)
+            if clientBodyMode == .chunked {
+                o.append(hex: take)
+                o.append("\r\n")
+                o.append(UnsafeRawPointer(b.readPointer), take)
+                o.append("\r\n")
+            } else {
+                o.append(UnsafeRawPointer(b.readPointer), take)
+            }
+            b.consume(take)
+            bytesSent += take
+        case .none:
+            endResponseBody()
+        }
+    }
+
+    func endResponseBody() {
+        if clientBodyMode == .chunked { ensureOut().append("0\r\n\r\n") }
+        responsePhase = .done
+    }
+
+    /// The response is complete: return the backend connection when clean, log, go on.
+    func finishExchange() {
+        if let up = upstream {
+            upstream = nil
+            up.session = nil
+            let clean = upstreamReusable && requestDone && !up.hasInput && !up.eof && !up.failed && up.pendingOut == 0
+            if clean {
+                worker.releaseUpstream(up, idleTimeout: cluster!.upstreamIdleTimeout)
+            } else {
+                up.close()
+            }
+        }
+        logExchange(aborted: false)
+        requestsServed += 1
+        snapshot = nil
+        if requestDone && keepAlive && !worker.draining {
+            phase = .head
+            setDeadline(worker.snapshot.config.timeouts.clientIdle)
+        } else {
+            phase = .closing
+            setDeadline(5_000_000_000)
+        }
+    }
+
+    /// Something failed before or during the exchange: answer `status` if nothing was sent yet.
+    func failExchange(_ status: Int, _ reason: StaticString) {
+        if responseStarted {
+            abort()
+            return
+        }
+        closeUpstream()
+        sendError(status, reason)
+    }
+
+    /// Answers with a short plain-text error and closes the connection after it.
+    func sendError(_ code: Int, _ reason: StaticString) {
+        closeUpstream()
+        let o = ensureOut()
+        o.clear()
+        status = code
+        o.append("HTTP/1.1 ")
+        o.append(decimal: code)
+        o.append(" ")
+        o.append(Self.reasonPhrase(code))
+        o.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+        o.append(decimal: reason.utf8CodeUnitCount + 1)
+        o.append("\r\nConnection: close\r\n")
+        if code == 503 { o.append("Retry-After: 1\r\n") }
+        o.append("\r\n")
+        o.append(reason)
+        o.append("\n")
+        bytesSent = reason.utf8CodeUnitCount + 1
+        responseStarted = true
+        if phase == .exchange { logExchange(aborted: false) } else if phase == .head { logBadRequest(code) }
+        phase = .closing
+        setDeadline(5_000_000_000)
+    }
+
+    static func reasonPhrase(_ code: Int) -> StaticString {
+        switch code {
+        case 400: return "Bad Request"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 431: return "Request Header Fields Too Large"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Error"
+        }
+    }
+
+    /// Tunnel phase (after 101): bytes both ways until either side closes.
+    func pumpTunnel() -> Bool {
+        guard let up = upstream else {
+            close()
+            return true
+        }
+        var progress = false
+        // client -> backend
+        let upOut = up.ensureOut()
+        if let b = inBuf, !b.isEmpty, upOut.readableCount < Self.highWater {
+            upOut.append(UnsafeRawPointer(b.readPointer), b.readableCount)
+            b.consume(b.readableCount)
+            progress = true
+        } else if (inBuf?.isEmpty ?? true) && readClient(maxBuffer: BufferPool.standardSize) {
+            progress = true
+        }
+        if up.flush() { progress = true }
+        // backend -> client
+        if let b = up.inBuf, !b.isEmpty, pendingOut < Self.highWater {
+            ensureOut().append(UnsafeRawPointer(b.readPointer), b.readableCount)
+            b.consume(b.readableCount)
+            progress = true
+        } else if !up.hasInput && up.fill() {
+            progress = true
+        }
+        if progress { setDeadline(snapshot?.config.timeouts.clientIdle ?? 60_000_000_000) }
+        let clientDone = clientEOF && (inBuf?.isEmpty ?? true) && up.pendingOut == 0
+        let upstreamDone = (up.eof || up.failed) && !up.hasInput && pendingOut == 0
+        if clientDone || upstreamDone {
+            close()
+            return true
+        }
+        return progress
+    }
+}

@@ -1,0 +1,298 @@
+import SluiceEventLoop
+import SluiceHTTP
+import SluiceSystem
+
+/// One client connection and the exchange it is running: the proxy's state machine.
+///
+/// Loop thread only. Every event (client or upstream socket, timer) ends in `drive()`,
+/// which moves bytes until nothing more can move: read the head, pick a backend,
+/// forward the request, stream the response, then the next request on the connection.
+///
+/// ```
+///  head ──request parsed──▶ exchange ──response done, keep-alive──▶ head
+///    │                        │  └──101 Switching Protocols──▶ tunnel
+///    └──bad input / close─────┴──error answer or Connection: close──▶ closing ▶ lingering ▶ closed
+/// ```
+final class ClientSession: EventHandler, TimerTarget {
+    enum Phase { case head, exchange, tunnel, closing, lingering, closed }
+    enum RequestBody: Equatable { case none, length(Int), chunked }
+    enum ResponsePhase { case awaitingHead, body, done }
+    /// How the response body is written to the client.
+    enum ClientBodyMode { case none, raw, chunked }
+
+    static let highWater = 64 * 1024
+
+    unowned let worker: Worker
+    let fd: Int32
+    let peer: SocketAddress
+    let listenerIndex: Int
+    let listenerName: String
+    var phase: Phase = .head
+    var inBuf: ByteBuffer?
+    var outBuf: ByteBuffer?
+    var readable = false
+    var writable = true
+    var clientEOF = false
+    var driving = false
+    var again = false
+    var deadline: UInt64 = 0
+    var armedDeadline: UInt64 = .max
+    var requestsServed = 0
+    var headStarted = false
+
+    // The current exchange.
+    var head = RequestHead()
+    var snapshot: Snapshot?
+    var cluster: ClusterRuntime?
+    var backend: BackendRuntime?
+    var upstream: UpstreamConnection?
+    /// The request head as forwarded, kept for a replay on a fresh connection and for the access log.
+    let forwardedHead = ByteBuffer(capacity: 1024)
+    var logMethodEnd = 0
+    var logPathStart = 0
+    var logPathEnd = 0
+    var requestIdStart = 0
+    var requestIdEnd = 0
+    var requestBody: RequestBody = .none
+    var requestDone = true
+    var requestChunked = ChunkedDecoder(errorStatus: 400)
+    var requestBodyBytes = 0
+    var method: Method = .get
+    var keepAlive = true
+    var upgradeRequested = false
+    var clientIsHTTP11 = true
+    var response = ResponseHead()
+    var responsePhase: ResponsePhase = .done
+    var responseFraming: BodyFraming = .none
+    var responseRemaining = 0
+    var responseChunked = ChunkedDecoder(errorStatus: 502)
+    var clientBodyMode: ClientBodyMode = .none
+    var responseStarted = false
+    var upstreamReusable = false
+    var status = 0
+    var bytesSent = 0
+    var startedAt: UInt64 = 0
+    var upstreamStartedAt: UInt64 = 0
+    var upstreamFirstByteAt: UInt64 = 0
+    var tried: [Int] = []
+    var replays = 0
+
+    init(worker: Worker, fd: Int32, peer: SocketAddress, listenerIndex: Int, listenerName: String) {
+        self.worker = worker
+        self.fd = fd
+        self.peer = peer
+        self.listenerIndex = listenerIndex
+        self.listenerName = listenerName
+        tried.reserveCapacity(4)
+        deadline = worker.loop.now &+ worker.snapshot.config.timeouts.clientHead
+    }
+
+    // MARK: events
+
+    func handleEvent(_ events: UInt32) {
+        if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
+        if events & EventLoop.writable != 0 { writable = true }
+        drive()
+    }
+
+    func timerFired(now: UInt64) {
+        armedDeadline = .max
+        guard phase != .closed else { return }
+        if now >= deadline {
+            timedOut()
+        } else {
+            armTimer()
+        }
+        if phase != .closed { drive() }
+    }
+
+    @inline(__always)
+    func setDeadline(_ nanos: UInt64) {
+        deadline = worker.loop.now &+ nanos
+    }
+
+    @inline(__always)
+    func armTimer() {
+        if deadline < armedDeadline {
+            armedDeadline = deadline
+            worker.loop.arm(self, at: deadline)
+        }
+    }
+
+    /// Moves bytes until no side can make progress. Re-entrant calls are folded into the running one.
+    func drive() {
+        if driving {
+            again = true
+            return
+        }
+        driving = true
+        repeat {
+            again = false
+            var progress = true
+            while progress && phase != .closed {
+                progress = flushClient()
+                switch phase {
+                case .head: if processHead() { progress = true }
+                case .exchange: if pumpExchange() { progress = true }
+                case .tunnel: if pumpTunnel() { progress = true }
+                case .closing: if finishClosing() { progress = true }
+                case .lingering: if linger() { progress = true }
+                case .closed: break
+                }
+            }
+        } while again && phase != .closed
+        driving = false
+        if phase != .closed { armTimer() }
+    }
+
+    // MARK: client I/O
+
+    @inline(__always)
+    func ensureIn() -> ByteBuffer {
+        if let b = inBuf { return b }
+        let b = worker.buffers.acquire()
+        inBuf = b
+        return b
+    }
+
+    @inline(__always)
+    func ensureOut() -> ByteBuffer {
+        if let b = outBuf { return b }
+        let b = worker.buffers.acquire()
+        outBuf = b
+        return b
+    }
+
+    var pendingOut: Int { outBuf?.readableCount ?? 0 }
+
+    /// Reads once from the client. True when bytes arrived or the client closed.
+    func readClient(maxBuffer: Int) -> Bool {
+        guard readable, !clientEOF else { return false }
+        let b = ensureIn()
+        if b.writableCount < 4096 { b.compact() }
+        if b.writableCount == 0 {
+            guard b.capacity < maxBuffer else { return false }
+            b.reserve(min(b.capacity, maxBuffer - b.capacity))
+        }
+        let want = b.writableCount
+        do {
+            switch try Socket.read(fd, b.writePointer, want) {
+            case .done(0):
+                clientEOF = true
+                readable = false
+            case .done(let n):
+                b.writeIndex += n
+                if n < want { readable = false }
+            case .wouldBlock:
+                readable = false
+                return false
+            }
+        } catch {
+            clientEOF = true
+            readable = false
+        }
+        return true
+    }
+
+    /// Writes pending output to the client. True when bytes went out or the client vanished.
+    func flushClient() -> Bool {
+        guard writable, let b = outBuf, !b.isEmpty else { return false }
+        let want = b.readableCount
+        do {
+            switch try Socket.write(fd, b.readPointer, want) {
+            case .done(let n):
+                b.consume(n)
+                if n < want { writable = false }
+                if phase == .exchange || phase == .tunnel { setDeadline(worker.activeTimeout(self)) }
+                return n > 0
+            case .wouldBlock:
+                writable = false
+                return false
+            }
+        } catch {
+            // The client is gone: nothing left to answer.
+            abort()
+            return true
+        }
+    }
+
+    // MARK: endings
+
+    /// Closes everything now (client gone, or a response that must look cut).
+    func abort() {
+        if phase == .exchange || phase == .tunnel { logExchange(aborted: true) }
+        closeUpstream()
+        close()
+    }
+
+    func close() {
+        guard phase != .closed else { return }
+        phase = .closed
+        closeUpstream()
+        worker.loop.deregister(fd)
+        Socket.close(fd)
+        if let b = inBuf { worker.buffers.release(b) }
+        if let b = outBuf { worker.buffers.release(b) }
+        inBuf = nil
+        outBuf = nil
+        snapshot = nil
+        worker.sessionClosed(self)
+    }
+
+    func closeUpstream() {
+        if let up = upstream {
+            upstream = nil
+            up.close()
+        }
+    }
+
+    /// After the last answer: flush, half-close, then read and discard until the client closes,
+    /// so the answer is not destroyed by a reset (nginx's lingering close).
+    func finishClosing() -> Bool {
+        guard pendingOut == 0 else { return false }
+        Socket.shutdownWrite(fd)
+        phase = .lingering
+        setDeadline(2_000_000_000)
+        return true
+    }
+
+    func linger() -> Bool {
+        if clientEOF {
+            close()
+            return true
+        }
+        guard readable else { return false }
+        let b = ensureIn()
+        b.clear()
+        _ = readClient(maxBuffer: b.capacity)
+        b.clear()
+        return true
+    }
+
+    func timedOut() {
+        switch phase {
+        case .head:
+            if let b = inBuf, !b.isEmpty {
+                sendError(408, "request head not received in time")
+            } else {
+                close()
+            }
+        case .exchange:
+            if let up = upstream, !up.connected {
+                worker.stats.connectFailures &+= 1
+                failExchange(502, "backend connect timeout")
+            } else if responsePhase == .awaitingHead && requestDone {
+                failExchange(504, "backend did not answer in time")
+            } else if !requestDone && responsePhase == .awaitingHead {
+                // The client stalled mid-body, or the backend stopped reading it.
+                failExchange(408, "request body not received in time")
+            } else {
+                abort()
+            }
+        case .tunnel, .closing, .lingering:
+            close()
+        case .closed:
+            break
+        }
+    }
+}

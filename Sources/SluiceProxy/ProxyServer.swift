@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import SluiceConfig
+import SluiceEventLoop
+import SluiceSystem
+
+/// The load balancer: worker threads, their listening sockets, and the shared snapshot.
+///
+/// Created and controlled from one control thread (`start`, `reopenAccessLog`, `shutdown`);
+/// commands reach workers through their loops' task queues.
+public final class ProxyServer: @unchecked Sendable {
+    public let logger: Logger
+    private(set) var snapshot: Snapshot
+    private let shared: SharedState
+    private var workers: [Worker] = []
+    private var finished: [DispatchSemaphore] = []
+    private var boundAddresses: [String: SocketAddress] = [:]
+    private var started = false
+    private let ids = BackendIDs()
+    /// Outcome of the last reload, for logs and (later) `/status`.
+    public private(set) var lastReloadErrors: [String] = []
+
+    public init(config: Config, logger: Logger) throws {
+        self.logger = logger
+        snapshot = Snapshot(config: config, generation: 1, ids: ids)
+        let sink = try AccessLogSink(config.accessLog)
+        shared = SharedState(maxConnections: config.limits.maxConnections, accessLog: sink, logger: logger)
+    }
+
+    /// The configuration generation being served (1, then +1 per successful reload).
+    public var generation: Int { snapshot.generation }
+
+    /// Binds every listener in every worker and starts the worker threads.
+    public func start() throws {
+        let config = snapshot.config
+        for i in 0..<config.workers {
+            workers.append(try Worker(index: i, snapshot: snapshot, shared: shared))
+        }
+        for (li, l) in config.listeners.enumerated() {
+            var address = l.address
+            for w in workers {
+                let fd = try Socket.listen(address, reusePort: true)
+                if address.port == 0 { address = try Socket.localAddress(fd) }
+                let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li)
+                try w.loop.register(fd, h, events: EventLoop.readable)
+                w.listeners.append(h)
+            }
+            boundAddresses[l.name] = address
+            logger.info("listening", metadata: ["listener": "\(l.name)", "address": "\(address)"])
+        }
+        for w in workers {
+            let done = DispatchSemaphore(value: 0)
+            finished.append(done)
+            let loop = w.loop
+            let thread = Thread {
+                loop.run()
+                done.signal()
+            }
+            thread.name = "sluice-worker-\(w.index)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        started = true
+        logger.info(
+            "started", metadata: ["workers": "\(workers.count)", "config": "\(config.path)", "generation": "1"])
+    }
+
+    /// The address a listener is bound to (its real port when the config said port 0).
+    public func address(ofListener name: String) -> SocketAddress? { boundAddresses[name] }
+
+    /// Applies a new configuration without dropping requests: in-flight requests finish on the
+    /// snapshot they started with, kept-alive connections pick up the new one at their next request.
+    /// Listener sets must match (adding or removing listeners needs a restart in this version).
+    /// Control thread. Throws when the new config cannot be applied; the old one keeps serving.
+    public func reload(_ config: Config) throws(ReloadError) {
+        let old = snapshot.config
+        let same =
+            old.listeners.count == config.listeners.count
+            && zip(old.listeners, config.listeners).allSatisfy { $0.name == $1.name && $0.address == $1.address }
+        guard same else {
+            throw ReloadError(message: "listeners changed (names or addresses); this version applies that only on restart")
+        }
+        guard config.workers == old.workers else {
+            throw ReloadError(message: "workers changed; this version applies that only on restart")
+        }
+        let snap = Snapshot(config: config, generation: snapshot.generation + 1, ids: ids)
+        snapshot = snap
+        for w in workers { w.loop.execute { w.apply(snap) } }
+        logger.info("reloaded", metadata: ["generation": "\(snap.generation)", "config": "\(config.path)"])
+    }
+
+    /// Reopens the access-log file (SIGUSR1, after logrotate).
+    public func reopenAccessLog() {
+        do {
+            try shared.accessLog.reopen()
+            logger.info("access log reopened")
+        } catch {
+            logger.error("access log reopen failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `timeout` nanoseconds, then stops.
+    /// Blocks the calling (control) thread. Returns true when everything finished in time.
+    @discardableResult
+    public func shutdown(timeout: UInt64? = nil) -> Bool {
+        guard started else { return true }
+        started = false
+        let limit = timeout ?? snapshot.config.timeouts.drain
+        let drained = DispatchGroup()
+        for w in workers {
+            drained.enter()
+            w.loop.execute {
+                var once = false
+                w.beginDrain {
+                    if !once {
+                        once = true
+                        drained.leave()
+                    }
+                }
+            }
+        }
+        let clean = drained.wait(timeout: .now() + .nanoseconds(Int(min(limit, UInt64(Int.max))))) == .success
+        for w in workers { w.loop.stop() }
+        for f in finished { f.wait() }
+        for w in workers { w.accessLog.flush() }
+        logger.info("stopped", metadata: ["clean": "\(clean)"])
+        return clean
+    }
+}
+
+/// A valid configuration that cannot be applied to the running process.
+public struct ReloadError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}

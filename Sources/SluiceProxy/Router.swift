@@ -1,0 +1,66 @@
+import SluiceConfig
+
+/// Matches a request to a route (first match wins) by host and path prefix, on raw bytes.
+///
+/// Immutable and shared; the per-worker split state lives in `RouteSplitState`.
+final class Router: Sendable {
+    struct Route: Sendable {
+        /// Lowercase host; with `wildcard`, it is the suffix after `*.`.
+        let host: [UInt8]?
+        let wildcard: Bool
+        let pathPrefix: [UInt8]
+        /// Cluster indices and weights; one entry unless the route splits.
+        let clusters: [Int]
+        let weights: [Int]
+    }
+
+    let routes: [Route]
+
+    init(_ configs: [RouteConfig], clusterIndex: (String) -> Int) {
+        routes = configs.map { r in
+            var host = r.host.map { Array($0.utf8) }
+            var wildcard = false
+            if let h = r.host, h.hasPrefix("*.") {
+                host = Array(h.dropFirst(1).utf8)  // keep the dot: ".store.example"
+                wildcard = true
+            }
+            return Route(
+                host: host, wildcard: wildcard, pathPrefix: Array((r.pathPrefix ?? "/").utf8),
+                clusters: r.targets.map { clusterIndex($0.cluster) }, weights: r.targets.map(\.weight))
+        }
+    }
+
+    /// The index of the first matching route, or nil. `host` excludes any port.
+    @inline(__always)
+    func match(host: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer) -> Int? {
+        for (i, r) in routes.enumerated() {
+            if let h = r.host, !Self.hostMatches(h, wildcard: r.wildcard, host) { continue }
+            if path.count < r.pathPrefix.count { continue }
+            var ok = true
+            r.pathPrefix.withUnsafeBufferPointer { pp in
+                for k in 0..<pp.count where pp[k] != path[k] {
+                    ok = false
+                    break
+                }
+            }
+            if ok { return i }
+        }
+        return nil
+    }
+
+    @inline(__always)
+    static func hostMatches(_ pattern: [UInt8], wildcard: Bool, _ host: UnsafeRawBufferPointer) -> Bool {
+        if wildcard {
+            guard host.count > pattern.count else { return false }
+            let off = host.count - pattern.count
+            for k in 0..<pattern.count where lower(host[off + k]) != pattern[k] { return false }
+            return true
+        }
+        guard host.count == pattern.count else { return false }
+        for k in 0..<pattern.count where lower(host[k]) != pattern[k] { return false }
+        return true
+    }
+
+    @inline(__always)
+    static func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }
+}

@@ -1,0 +1,48 @@
+import Logging
+import SluiceSystem
+import Synchronization
+
+/// The little state all workers share: the connection count and the access-log sink.
+///
+/// Touched per connection (not per request), with atomics.
+final class SharedState: Sendable {
+    let maxConnections: Int
+    let connections = Atomic<Int>(0)
+    let paused = Atomic<Bool>(false)
+    let accessLog: AccessLogSink
+    let requestIDPrefix: String
+    let logger: Logger
+
+    init(maxConnections: Int, accessLog: AccessLogSink, logger: Logger) {
+        self.maxConnections = maxConnections
+        self.accessLog = accessLog
+        self.logger = logger
+        var g = SystemRandomNumberGenerator()
+        let r = g.next() as UInt32
+        requestIDPrefix = String(r, radix: 16).leftPadded(8) + "-"
+    }
+
+    var acceptPaused: Bool { paused.load(ordering: .relaxed) }
+
+    /// Takes one connection slot; false (and accepting pauses) when the limit is reached.
+    func tryReserveConnection() -> Bool {
+        let n = connections.wrappingAdd(1, ordering: .relaxed).newValue
+        if n > maxConnections {
+            connections.wrappingSubtract(1, ordering: .relaxed)
+            paused.store(true, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func connectionClosed() {
+        let n = connections.wrappingSubtract(1, ordering: .relaxed).newValue
+        if n < maxConnections { paused.store(false, ordering: .relaxed) }
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String {
+        count >= n ? self : String(repeating: "0", count: n - count) + self
+    }
+}

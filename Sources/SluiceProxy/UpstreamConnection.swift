@@ -1,0 +1,144 @@
+import SluiceEventLoop
+import SluiceSystem
+
+/// One TCP connection to a backend: idle in its worker's pool, or serving one session.
+///
+/// Loop thread only. It holds socket readiness and buffers; the request/response
+/// logic lives in the `ClientSession` that owns it while active.
+final class UpstreamConnection: EventHandler {
+    unowned let worker: Worker
+    let fd: Int32
+    let backend: BackendRuntime
+    var inBuf: ByteBuffer?
+    var outBuf: ByteBuffer?
+    var readable = false
+    var writable = false
+    var connected = false
+    /// The backend closed its side (read returned 0).
+    var eof = false
+    /// The connection failed (reset, refused, ...).
+    var failed = false
+    var closed = false
+    /// Served a complete exchange before (a failure before any response byte may be a stale keep-alive).
+    var reused = false
+    /// The session using it; nil while idle in the pool.
+    var session: ClientSession?
+    var idleSince: UInt64 = 0
+
+    init(worker: Worker, fd: Int32, backend: BackendRuntime, connected: Bool) {
+        self.worker = worker
+        self.fd = fd
+        self.backend = backend
+        self.connected = connected
+        self.writable = connected
+    }
+
+    func handleEvent(_ events: UInt32) {
+        if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
+        if events & EventLoop.writable != 0 { writable = true }
+        if !connected && events & (EventLoop.writable | EventLoop.error | EventLoop.hangup) != 0 {
+            let err = Socket.pendingError(fd)
+            if err == 0 {
+                connected = true
+                writable = true
+            } else {
+                failed = true
+            }
+        }
+        if let s = session {
+            s.drive()
+        } else if readable {
+            // Idle in the pool: the backend closed it or sent bytes nobody asked for.
+            worker.discardIdle(self)
+        }
+    }
+
+    @inline(__always)
+    func ensureIn() -> ByteBuffer {
+        if let b = inBuf { return b }
+        let b = worker.buffers.acquire()
+        inBuf = b
+        return b
+    }
+
+    @inline(__always)
+    func ensureOut() -> ByteBuffer {
+        if let b = outBuf { return b }
+        let b = worker.buffers.acquire()
+        outBuf = b
+        return b
+    }
+
+    var pendingOut: Int { outBuf?.readableCount ?? 0 }
+    var hasInput: Bool { !(inBuf?.isEmpty ?? true) }
+
+    /// Reads once into `inBuf`. Returns true when bytes arrived or the state changed (EOF, error).
+    func fill() -> Bool {
+        guard connected, readable, !eof, !failed else { return false }
+        let b = ensureIn()
+        if b.writableCount < 4096 { b.compact() }
+        let want = b.writableCount
+        guard want > 0 else { return false }
+        do {
+            switch try Socket.read(fd, b.writePointer, want) {
+            case .done(0):
+                eof = true
+                readable = false
+            case .done(let n):
+                b.writeIndex += n
+                if n < want { readable = false }
+            case .wouldBlock:
+                readable = false
+                return false
+            }
+        } catch {
+            failed = true
+            readable = false
+        }
+        return true
+    }
+
+    /// Writes as much of `outBuf` as the socket takes. Returns true when bytes left.
+    func flush() -> Bool {
+        guard connected, writable, !failed, let b = outBuf, !b.isEmpty else { return false }
+        do {
+            let want = b.readableCount
+            switch try Socket.write(fd, b.readPointer, want) {
+            case .done(let n):
+                b.consume(n)
+                if n < want { writable = false }
+                return n > 0
+            case .wouldBlock:
+                writable = false
+                return false
+            }
+        } catch {
+            failed = true
+            return true
+        }
+    }
+
+    /// Returns the buffers to the pool once empty (idle connections hold none).
+    func releaseBuffers() {
+        if let b = inBuf, b.isEmpty {
+            worker.buffers.release(b)
+            inBuf = nil
+        }
+        if let b = outBuf, b.isEmpty {
+            worker.buffers.release(b)
+            outBuf = nil
+        }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        session = nil
+        worker.loop.deregister(fd)
+        Socket.close(fd)
+        if let b = inBuf { worker.buffers.release(b) }
+        if let b = outBuf { worker.buffers.release(b) }
+        inBuf = nil
+        outBuf = nil
+    }
+}

@@ -1,0 +1,231 @@
+import Logging
+import SluiceBalancing
+import SluiceConfig
+import SluiceEventLoop
+import SluiceSystem
+import Synchronization
+
+/// Counters a worker keeps for itself (no sharing, no atomics); read by metrics later.
+struct WorkerStats {
+    var accepted = 0
+    var requests = 0
+    var badRequests = 0
+    var badResponses = 0
+    var connectFailures = 0
+    var upstreamResets = 0
+    var truncatedResponses = 0
+    var noBackend = 0
+    var upstreamConnects = 0
+}
+
+/// One event-loop thread: its listening sockets, client sessions, backend pools, counters.
+///
+/// Everything here is touched only by the worker's own thread, except `loop.execute`,
+/// through which the control thread sends snapshots and shutdown.
+final class Worker: @unchecked Sendable {
+    let index: Int
+    let loop: EventLoop
+    let shared: SharedState
+    var snapshot: Snapshot
+    let buffers = BufferPool()
+    var stats = WorkerStats()
+    var draining = false
+    var listeners: [ListenerHandler] = []
+    var sessions: [ClientSession?] = []
+    var sessionCount = 0
+    /// Idle backend connections by backend id, most recently used last.
+    var pools: [[UpstreamConnection]] = []
+    var balancers: [SmoothWeightedRoundRobin] = []
+    var splits: [[SmoothWeightedRoundRobin]] = []
+    let accessLog: AccessLogWriter
+    var requestCounter: UInt64 = 0
+    var onDrained: (() -> Void)?
+
+    init(index: Int, snapshot: Snapshot, shared: SharedState) throws(SystemError) {
+        self.index = index
+        self.loop = try EventLoop(index: index)
+        self.shared = shared
+        self.snapshot = snapshot
+        self.accessLog = AccessLogWriter(sink: shared.accessLog)
+        apply(snapshot)
+        loop.onBatchEnd { [unowned self] in self.accessLog.flush() }
+        loop.arm(PoolSweeper(self), at: loop.now &+ 1_000_000_000)
+    }
+
+    /// Installs a new snapshot. Loop thread only. In-flight sessions keep theirs.
+    func apply(_ snap: Snapshot) {
+        snapshot = snap
+        if pools.count < snap.backendCount {
+            pools.append(contentsOf: repeatElement([], count: snap.backendCount - pools.count))
+        }
+        balancers = snap.clusters.map { c in
+            SmoothWeightedRoundRobin(weights: c.backends.map { $0.isStandby ? 0 : $0.weight })
+        }
+        splits = snap.config.listeners.map { l in
+            l.routes.map { r in SmoothWeightedRoundRobin(weights: r.targets.map(\.weight)) }
+        }
+    }
+
+    // MARK: sessions
+
+    func adopt(fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
+        let s = ClientSession(
+            worker: self, fd: fd, peer: peer, listenerIndex: listener.listenerIndex, listenerName: listener.name)
+        let i = Int(fd)
+        if i >= sessions.count { sessions.append(contentsOf: repeatElement(nil, count: max(i + 1, sessions.count) - sessions.count + 64)) }
+        sessions[i] = s
+        sessionCount += 1
+        stats.accepted &+= 1
+        Socket.setNoDelay(fd)
+        do {
+            try loop.register(fd, s)
+        } catch {
+            s.close()
+            return
+        }
+        s.readable = true
+        s.drive()
+    }
+
+    func sessionClosed(_ s: ClientSession) {
+        let i = Int(s.fd)
+        if i < sessions.count, sessions[i] === s { sessions[i] = nil }
+        sessionCount -= 1
+        shared.connectionClosed()
+        for l in listeners where l.pending { l.resume() }
+        if draining && sessionCount == 0 { onDrained?() }
+    }
+
+    func activeTimeout(_ s: ClientSession) -> UInt64 {
+        s.cluster?.responseTimeout ?? snapshot.config.timeouts.response
+    }
+
+    // MARK: balancing
+
+    func pickCluster(listener: Int, route: Int) -> Int {
+        let r = snapshot.routers[listener].routes[route]
+        if r.clusters.count == 1 { return r.clusters[0] }
+        let k = splits[listener][route].next() ?? 0
+        return r.clusters[k]
+    }
+
+    /// Smooth weighted round robin over the primaries not already tried.
+    func pickBackend(_ c: ClusterRuntime, excluding tried: [Int]) -> Int? {
+        guard c.index < snapshot.clusters.count, snapshot.clusters[c.index] === c else {
+            // The exchange started on an older snapshot: plain scan of its own backends.
+            return c.backends.indices.first { !c.backends[$0].isStandby && c.backends[$0].weight > 0 && !tried.contains($0) }
+        }
+        if tried.isEmpty { return balancers[c.index].next() }
+        return balancers[c.index].next { !tried.contains($0) }
+    }
+
+    // MARK: backend connections
+
+    /// A pooled idle connection to `backend`, or a new one (connect in progress). Nil on immediate failure.
+    func upstreamConnection(to backend: BackendRuntime, fresh: Bool) -> UpstreamConnection? {
+        if !fresh {
+            while let up = pools[backend.id].popLast() {
+                if up.closed { continue }
+                up.reused = true
+                return up
+            }
+        }
+        do {
+            let (fd, inProgress) = try Socket.connect(to: backend.address)
+            Socket.setNoDelay(fd)
+            let up = UpstreamConnection(worker: self, fd: fd, backend: backend, connected: !inProgress)
+            do {
+                try loop.register(fd, up)
+            } catch {
+                Socket.close(fd)
+                return nil
+            }
+            stats.upstreamConnects &+= 1
+            return up
+        } catch {
+            return nil
+        }
+    }
+
+    func releaseUpstream(_ up: UpstreamConnection, idleTimeout: UInt64) {
+        up.reused = true
+        up.idleSince = loop.now
+        up.releaseBuffers()
+        if draining {
+            up.close()
+            return
+        }
+        pools[up.backend.id].append(up)
+        _ = idleTimeout
+    }
+
+    func discardIdle(_ up: UpstreamConnection) {
+        let id = up.backend.id
+        if let k = pools[id].firstIndex(where: { $0 === up }) { pools[id].remove(at: k) }
+        up.close()
+    }
+
+    /// Closes pooled connections idle longer than their cluster's upstream_idle.
+    func sweepPools() {
+        let now = loop.now
+        for c in snapshot.clusters {
+            for b in c.backends where !pools[b.id].isEmpty {
+                pools[b.id].removeAll { up in
+                    if now &- up.idleSince > c.upstreamIdleTimeout || up.closed {
+                        up.close()
+                        return true
+                    }
+                    return false
+                }
+            }
+        }
+    }
+
+    // MARK: request decoration
+
+    func appendClientIP(_ peer: SocketAddress, to o: ByteBuffer) {
+        o.reserve(64)
+        let n = peer.writeHost(into: o.writePointer, capacity: 64)
+        o.writeIndex += n
+    }
+
+    func isTLS(_ listenerIndex: Int) -> Bool {
+        snapshot.config.listeners.indices.contains(listenerIndex) && snapshot.config.listeners[listenerIndex].tls != nil
+    }
+
+    /// A request id unique in this process run: process prefix, worker, counter, in hex.
+    func appendNewRequestID(to o: ByteBuffer) {
+        requestCounter &+= 1
+        o.append(string: shared.requestIDPrefix)
+        o.append(hex: index)
+        o.append(UInt8(ascii: "-"))
+        o.append(hex: Int(truncatingIfNeeded: requestCounter))
+    }
+
+    // MARK: lifecycle
+
+    /// Stops accepting and closes idle connections; busy ones finish and close. Loop thread.
+    func beginDrain(_ done: @escaping () -> Void) {
+        draining = true
+        onDrained = done
+        for l in listeners { l.stop() }
+        listeners.removeAll()
+        for c in pools { for up in c { up.close() } }
+        pools = pools.map { _ in [] }
+        for case let s? in sessions where s.phase == .head && (s.inBuf?.isEmpty ?? true) {
+            s.close()
+        }
+        for case let s? in sessions { s.keepAlive = false }
+        if sessionCount == 0 { done() }
+    }
+}
+
+/// Fires once a second to close expired idle backend connections.
+final class PoolSweeper: TimerTarget {
+    unowned let worker: Worker
+    init(_ w: Worker) { worker = w }
+    func timerFired(now: UInt64) {
+        worker.sweepPools()
+        worker.loop.arm(self, at: now &+ 1_000_000_000)
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SluiceBackend
+import SluiceConfig
+import SluiceProxy
+import SluiceSystem
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Sluice on 127.0.0.1:8080 in front of four built-in demo backends (5:3:1 and a standby).")
+
+    @Option(name: .long, help: "Port for the load balancer's listener.")
+    var port: Int = 8080
+
+    func run() throws {
+        let logger = makeLogger()
+        let signals = try Signals.blockAndOpenFD()
+        let specs = [("app1", 5, false), ("app2", 3, false), ("app3", 1, false), ("standby1", 1, true)]
+        var backends: [DemoBackend] = []
+        for (name, _, _) in specs {
+            let b = DemoBackend(name: name)
+            try b.start()
+            backends.append(b)
+        }
+        let primaries = zip(specs, backends).filter { !$0.0.2 }.map {
+            "      - { name: \($0.0.0), address: 127.0.0.1:\($0.1.port), weight: \($0.0.1) }"
+        }
+        let standby = zip(specs, backends).filter { $0.0.2 }.map {
+            "      - { name: \($0.0.0), address: 127.0.0.1:\($0.1.port), weight: \($0.0.1) }"
+        }
+        let yaml = """
+            access_log: { path: stdout, format: json }
+            listeners:
+              - name: web
+                listen: 127.0.0.1:\(port)
+                routes:
+                  - match: { path_prefix: / }
+                    cluster: app
+            clusters:
+              - name: app
+                backends:
+            \(primaries.joined(separator: "\n"))
+                standby:
+            \(standby.joined(separator: "\n"))
+                failover: { overprovisioning: 1.4, when_all_down: fail_open }
+
+            """
+        let config: Config
+        do {
+            config = try ConfigLoader.parse(yaml, file: "<demo>")
+        } catch {
+            printErrors(error)
+            throw ExitCode(1)
+        }
+        let server = try ProxyServer(config: config, logger: logger)
+        try server.start()
+        FileHandle.standardOutput.write(Data(
+            """
+
+            Sluice demo: the load balancer is on http://127.0.0.1:\(port)/ in front of four built-in backends:
+            \(zip(specs, backends).map { "  \($0.0.0) on 127.0.0.1:\($0.1.port) weight \($0.0.1)\($0.0.2 ? " (standby)" : "")" }.joined(separator: "\n"))
+
+            Try:
+              curl -i http://127.0.0.1:\(port)/                       # X-Backend names the server that answered
+              for i in $(seq 9); do curl -s -o /dev/null -w '%header{x-backend}\\n' http://127.0.0.1:\(port)/; done
+              curl -s http://127.0.0.1:\(port)/headers                # what the backend received (X-Forwarded-For, X-Request-Id)
+              curl -s -X POST --data-binary @/etc/hostname http://127.0.0.1:\(port)/echo
+              wrk -c50 -d5s http://127.0.0.1:\(port)/                 # if wrk is installed
+
+            The access log (JSON lines) follows on stdout. Ctrl-C stops gracefully.
+            (The admin API and dashboard on 127.0.0.1:9901, health checks and failover to the
+            standby come with their own issues; see docs/.)
+
+            """.utf8))
+        ControlLoop(server: server, signals: signals, configPath: nil, logger: logger).run()
+        for b in backends { b.stop() }
+    }
+}

@@ -1,2 +1,0 @@
-import SluiceConfig
-do { _ = try ConfigLoader.load(path: CommandLine.arguments[1]) } catch { print(error) }
