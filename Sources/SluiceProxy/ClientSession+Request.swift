@@ -173,7 +173,15 @@ extension ClientSession {
         upstream = up
         up.session = self
         let out = up.ensureOut()
-        out.append(UnsafeRawPointer(forwardedHead.readPointer), forwardedHead.readableCount)
+        if head.hostIndex < 0 && !head.isAbsoluteForm {
+            // HTTP/1.0 without Host: HTTP/1.1 upstream needs one; name the backend.
+            out.append(UnsafeRawPointer(forwardedHead.readPointer), forwardedHead.readableCount - 2)
+            out.append("Host: ")
+            backend!.hostHeader.withUnsafeBytes { out.append($0) }
+            out.append("\r\n\r\n")
+        } else {
+            out.append(UnsafeRawPointer(forwardedHead.readPointer), forwardedHead.readableCount)
+        }
         setDeadline(up.connected ? (requestDone ? cluster!.responseTimeout : worker.activeTimeout(self)) : cluster!.connectTimeout)
     }
 

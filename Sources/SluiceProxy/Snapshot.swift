@@ -7,6 +7,8 @@ final class BackendRuntime: Sendable {
     let address: SocketAddress
     let weight: Int
     let isStandby: Bool
+    /// `host:port` as configured: the Host sent for requests that came without one (HTTP/1.0).
+    let hostHeader: [UInt8]
     /// Process-wide index: workers index their idle-connection pools with it.
     let id: Int
 
@@ -15,6 +17,7 @@ final class BackendRuntime: Sendable {
         address = c.address
         weight = c.weight
         self.isStandby = isStandby
+        hostHeader = Array(c.addressText.utf8)
         self.id = id
     }
 }
