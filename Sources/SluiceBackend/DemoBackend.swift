@@ -93,10 +93,9 @@ public final class DemoBackend: @unchecked Sendable {
     /// Closes the listening socket and every connection, like a crashed server.
     public func stop() {
         guard let loop, let finished else { return }
-        let server = self.server
-        loop.execute { server?.shutdown() }
         loop.stop()
         finished.wait()
+        server?.shutdown()  // the loop thread has ended: safe to touch its objects here
         self.loop = nil
         self.finished = nil
         self.server = nil

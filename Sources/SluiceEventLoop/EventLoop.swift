@@ -149,6 +149,7 @@ public final class EventLoop: @unchecked Sendable {
             runTimers()
             for hook in batchEndHooks { hook() }
         }
+        runTasks()  // what was queued before stop() still runs
     }
 
     private func runTasks() {

@@ -26,13 +26,13 @@ final class ProxyFixture {
 
     /// A one-cluster proxy over `backends` with extra top-level YAML and cluster YAML.
     static func simple(
-        _ backends: [DemoBackend], top: String = "", cluster: String = "", weights: [Int]? = nil
+        _ backends: [DemoBackend], top: String = "", cluster: String = "", weights: [Int]? = nil, workers: Int = 1
     ) throws -> ProxyFixture {
         let list = backends.enumerated().map { i, b in
             "      - { name: \(b.name), address: 127.0.0.1:\(b.port), weight: \(weights?[i] ?? 1) }"
         }.joined(separator: "\n")
         let yaml = """
-            workers: 1
+            workers: \(workers)
             access_log: { path: off }
             \(top)
             listeners:
