@@ -26,7 +26,7 @@ struct TestClientError: Error, CustomStringConvertible {
 }
 
 /// A blocking HTTP/1.1 client over a real socket, for tests: exact bytes out, strict reading in.
-final class TestClient {
+final class TestClient: @unchecked Sendable {
     let fd: Int32
     private var buffer: [UInt8] = []
     private(set) var closedByPeer = false

@@ -1,0 +1,118 @@
+import Foundation
+import Glibc
+import SluiceBackend
+import Testing
+
+/// End-to-end through the real binary: command line, signals, memory.
+@Suite(.serialized) struct CommandLineTests {
+    static var repo: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized }
+
+    @Test func checkAcceptsEveryExampleConfig() throws {
+        let dir = Self.repo.appendingPathComponent("Configs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 2)
+        for f in files {
+            let (status, out, err) = try SluiceProcess.runToEnd(["check", "--config", dir.appendingPathComponent(f).path])
+            #expect(status == 0, "\(f): \(err)")
+            #expect(out.contains("ok"))
+        }
+    }
+
+    @Test func checkPrintsEveryErrorWithFileAndLine() throws {
+        let path = NSTemporaryDirectory() + "bad-\(UUID().uuidString).yaml"
+        try """
+            listeners:
+              - name: web
+                listen: 127.0.0.1:8080
+                routes:
+                  - cluster: missing
+            clusters:
+              - name: app
+                colour: blue
+                backends:
+                  - { address: 127.0.0.1:8001, weight: heavy }
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (status, _, err) = try SluiceProcess.runToEnd(["check", "--config", path])
+        #expect(status == 1)
+        #expect(err.contains("\(path):5: listeners[0].routes[0]: unknown cluster \"missing\""))
+        #expect(err.contains("\(path):8: unknown key \"colour\""))
+        #expect(err.contains("\(path):10: "))
+    }
+
+    @Test func versionAndHelp() throws {
+        let (s1, out1, _) = try SluiceProcess.runToEnd(["--version"])
+        #expect(s1 == 0)
+        #expect(out1.contains("0."))
+        let (s2, out2, _) = try SluiceProcess.runToEnd(["--help"])
+        #expect(s2 == 0)
+        #expect(out2.contains("check") && out2.contains("run") && out2.contains("demo"))
+    }
+
+    @Test func sigtermFinishesTheInFlightRequestThenExitsZero() throws {
+        let b = try backend("app1")
+        let sluice = try SluiceProcess(
+            yaml: """
+                workers: 2
+                timeouts: { drain: 10s }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - { name: app, backends: [ { address: 127.0.0.1:\(b.port) } ] }
+                """)
+        let port = try sluice.port(of: "web")
+        let c = try TestClient(port: port)
+        try c.send("GET /delay/800 HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(200_000)
+        sluice.signal(SIGTERM)
+        let r = try c.readResponse()
+        #expect(r.status == 200)
+        #expect(r.header("Connection") == "close")
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+        // Stopped accepting: nobody listens any more.
+        #expect(throws: (any Error).self) { _ = try TestClient(port: port) }
+    }
+
+    @Test func twentyMegabytesEachWayInBoundedMemory() throws {
+        let b = try backend("app1")
+        let sluice = try SluiceProcess(
+            yaml: """
+                workers: 1
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - { name: app, backends: [ { address: 127.0.0.1:\(b.port) } ] }
+                """)
+        let port = try sluice.port(of: "web")
+        // Warm up so the baseline includes the runtime's own memory.
+        #expect(try get(port, "/bytes/100000").body.count == 100_000)
+        let before = sluice.memoryKiB().peak
+        let size = 20 * 1024 * 1024
+        // Download.
+        let down = try get(port, "/bytes/\(size)")
+        #expect(down.body.count == size)
+        // Upload, echoed back: 20 MB up and 20 MB down at once, through bounded buffers.
+        let c = try TestClient(port: port, timeoutSeconds: 30)
+        try c.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: \(size)\r\n\r\n")
+        let chunk = [UInt8](repeating: UInt8(ascii: "u"), count: 256 * 1024)
+        let echoed = Box()
+        let done = DispatchSemaphore(value: 0)
+        let t = Thread {
+            if let r = try? c.readResponse() { echoed.value = r.body.count }
+            done.signal()
+        }
+        t.start()
+        for _ in 0..<(size / chunk.count) { try c.send(chunk) }
+        done.wait()
+        #expect(echoed.value == size)
+        let grown = sluice.memoryKiB().peak - before
+        #expect(grown < 8 * 1024, "peak RSS grew by \(grown) KiB while moving 60 MB")
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+}
+
+final class Box: @unchecked Sendable {
+    var value = 0
+}
