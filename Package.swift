@@ -21,23 +21,29 @@ let package = Package(
         .target(name: "SluiceSystem", dependencies: ["CSluiceLinux"], swiftSettings: hot),
         .target(
             name: "SluiceEventLoop",
-            dependencies: ["SluiceSystem", "CSluiceLinux", .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "HeapModule", package: "swift-collections")],
+            dependencies: [
+                "SluiceSystem", "CSluiceLinux", .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
             swiftSettings: hot),
         .target(name: "SluiceHTTP", dependencies: ["SluiceSystem"], swiftSettings: hot),
         .target(name: "SluiceBalancing", swiftSettings: hot),
         .target(name: "SluiceConfig", dependencies: ["Yams", "SluiceSystem"]),
         .target(
             name: "SluiceProxy",
-            dependencies: ["SluiceSystem", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig",
-                .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SluiceSystem", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: hot),
         .target(name: "SluiceBackend", dependencies: ["SluiceSystem", "SluiceEventLoop", "SluiceHTTP"]),
         .executableTarget(
             name: "sluice",
-            dependencies: ["SluiceProxy", "SluiceConfig", "SluiceBackend",
+            dependencies: [
+                "SluiceProxy", "SluiceConfig", "SluiceBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log")]),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),

@@ -192,14 +192,16 @@ final class BackendConnection: EventHandler, TimerTarget {
                 let isEcho = echo
                 let out = outBuf
                 guard
-                    let used = try? chunked.decode(inBuf.readable, data: { piece in
-                        if isEcho {
-                            out.append(hex: piece.count)
-                            out.append("\r\n")
-                            out.append(piece)
-                            out.append("\r\n")
-                        }
-                    })
+                    let used = try? chunked.decode(
+                        inBuf.readable,
+                        data: { piece in
+                            if isEcho {
+                                out.append(hex: piece.count)
+                                out.append("\r\n")
+                                out.append(piece)
+                                out.append("\r\n")
+                            }
+                        })
                 else {
                     close()
                     return true

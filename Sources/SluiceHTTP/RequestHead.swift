@@ -86,7 +86,9 @@ public struct RequestHead: Sendable {
         }
     }
 
-    private mutating func parseThrowing(_ p: UnsafeRawPointer, _ count: Int, _ limits: RequestLimits) throws(HTTPParseError) -> HeadParseResult {
+    private mutating func parseThrowing(_ p: UnsafeRawPointer, _ count: Int, _ limits: RequestLimits) throws(HTTPParseError)
+        -> HeadParseResult
+    {
         var start = 0
         var skipped = 0
         while start + 1 < count, p.load(fromByteOffset: start, as: UInt8.self) == 0x0D,

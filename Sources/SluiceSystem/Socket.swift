@@ -8,9 +8,10 @@ import Glibc
 public enum Socket {
     /// A listening TCP socket bound to `address`; `reusePort` lets each worker own one.
     public static func listen(_ address: SocketAddress, reusePort: Bool, backlog: Int32 = 4096) throws(SystemError) -> Int32 {
-        let fd = Int32(try syscallValue("socket") {
-            Int(socket(address.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0))
-        })
+        let fd = Int32(
+            try syscallValue("socket") {
+                Int(socket(address.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0))
+            })
         do {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
@@ -47,9 +48,10 @@ public enum Socket {
 
     /// Starts a non-blocking connect; `.wouldBlock` means in progress (wait for writable, then `pendingError`).
     public static func connect(to address: SocketAddress) throws(SystemError) -> (fd: Int32, inProgress: Bool) {
-        let fd = Int32(try syscallValue("socket") {
-            Int(socket(address.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0))
-        })
+        let fd = Int32(
+            try syscallValue("socket") {
+                Int(socket(address.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0))
+            })
         var addr = address
         do {
             let r = try syscall("connect") {

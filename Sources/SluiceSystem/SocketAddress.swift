@@ -106,7 +106,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return withUnsafePointer(to: &copy) { p in
             p.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { bytes in
                 let dst = out.assumingMemoryBound(to: CChar.self)
-                let ok = family == AF_INET6
+                let ok =
+                    family == AF_INET6
                     ? inet_ntop(AF_INET6, bytes + 8, dst, socklen_t(capacity))
                     : inet_ntop(AF_INET, bytes + 4, dst, socklen_t(capacity))
                 return ok == nil ? 0 : strlen(dst)

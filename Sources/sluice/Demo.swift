@@ -55,24 +55,25 @@ struct Demo: ParsableCommand {
         }
         let server = try ProxyServer(config: config, logger: logger)
         try server.start()
-        FileHandle.standardOutput.write(Data(
-            """
+        FileHandle.standardOutput.write(
+            Data(
+                """
 
-            Sluice demo: the load balancer is on http://127.0.0.1:\(port)/ in front of four built-in backends:
-            \(zip(specs, backends).map { "  \($0.0.0) on 127.0.0.1:\($0.1.port) weight \($0.0.1)\($0.0.2 ? " (standby)" : "")" }.joined(separator: "\n"))
+                Sluice demo: the load balancer is on http://127.0.0.1:\(port)/ in front of four built-in backends:
+                \(zip(specs, backends).map { "  \($0.0.0) on 127.0.0.1:\($0.1.port) weight \($0.0.1)\($0.0.2 ? " (standby)" : "")" }.joined(separator: "\n"))
 
-            Try:
-              curl -i http://127.0.0.1:\(port)/                       # X-Backend names the server that answered
-              for i in $(seq 9); do curl -s -o /dev/null -w '%header{x-backend}\\n' http://127.0.0.1:\(port)/; done
-              curl -s http://127.0.0.1:\(port)/headers                # what the backend received (X-Forwarded-For, X-Request-Id)
-              curl -s -X POST --data-binary @/etc/hostname http://127.0.0.1:\(port)/echo
-              wrk -c50 -d5s http://127.0.0.1:\(port)/                 # if wrk is installed
+                Try:
+                  curl -i http://127.0.0.1:\(port)/                       # X-Backend names the server that answered
+                  for i in $(seq 9); do curl -s -o /dev/null -w '%header{x-backend}\\n' http://127.0.0.1:\(port)/; done
+                  curl -s http://127.0.0.1:\(port)/headers                # what the backend received (X-Forwarded-For, X-Request-Id)
+                  curl -s -X POST --data-binary @/etc/hostname http://127.0.0.1:\(port)/echo
+                  wrk -c50 -d5s http://127.0.0.1:\(port)/                 # if wrk is installed
 
-            The access log (JSON lines) follows on stdout. Ctrl-C stops gracefully.
-            (The admin API and dashboard on 127.0.0.1:9901, health checks and failover to the
-            standby come with their own issues; see docs/.)
+                The access log (JSON lines) follows on stdout. Ctrl-C stops gracefully.
+                (The admin API and dashboard on 127.0.0.1:9901, health checks and failover to the
+                standby come with their own issues; see docs/.)
 
-            """.utf8))
+                """.utf8))
         ControlLoop(server: server, signals: signals, configPath: nil, logger: logger).run()
         for b in backends { b.stop() }
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SluiceBalancing
 
 @Suite struct SmoothWeightedRoundRobinTests {

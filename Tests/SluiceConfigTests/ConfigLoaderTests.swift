@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SluiceConfig
 
 func errorsOf(_ yaml: String) -> [String] {
@@ -105,11 +106,12 @@ let minimal = """
     }
 
     @Test func expectStatusTakesAStatusARangeOrAList() throws {
-        let yaml = minimal + """
+        let yaml =
+            minimal + """
 
-                health_check:
-                  expect_status: [200, 300-302]
-            """
+                    health_check:
+                      expect_status: [200, 300-302]
+                """
         let c = try ConfigLoader.parse(yaml, file: "t.yaml")
         #expect(c.clusters[0].healthCheck?.expectStatus == [200...200, 300...302])
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SluiceHTTP
 
 func decodeChunked(_ text: String) -> (String, Int, Bool)? {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SluiceHTTP
 
 func parseRequest(_ text: String, limits: RequestLimits = RequestLimits()) -> (HeadParseResult, RequestHead) {
@@ -78,9 +79,17 @@ func status(_ text: String) -> Int? {
     @Test func overlongTargetIs414AndOverlongHeadIs431() {
         let limits = RequestLimits(maxHead: 4096, maxRequestLine: 1024)
         let longTarget = "GET /" + String(repeating: "a", count: 2000) + " HTTP/1.1\r\nHost: a\r\n\r\n"
-        if case .invalid(let e) = parseRequest(longTarget, limits: limits).0 { #expect(e.status == 414) } else { Issue.record("not rejected") }
+        if case .invalid(let e) = parseRequest(longTarget, limits: limits).0 {
+            #expect(e.status == 414)
+        } else {
+            Issue.record("not rejected")
+        }
         let longHead = "GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "b", count: 5000) + "\r\n\r\n"
-        if case .invalid(let e) = parseRequest(longHead, limits: limits).0 { #expect(e.status == 431) } else { Issue.record("not rejected") }
+        if case .invalid(let e) = parseRequest(longHead, limits: limits).0 {
+            #expect(e.status == 431)
+        } else {
+            Issue.record("not rejected")
+        }
     }
 
     @Test func hostRules() {

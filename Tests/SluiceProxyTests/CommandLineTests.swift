@@ -21,17 +21,17 @@ import Testing
     @Test func checkPrintsEveryErrorWithFileAndLine() throws {
         let path = NSTemporaryDirectory() + "bad-\(UUID().uuidString).yaml"
         try """
-            listeners:
-              - name: web
-                listen: 127.0.0.1:8080
-                routes:
-                  - cluster: missing
-            clusters:
-              - name: app
-                colour: blue
-                backends:
-                  - { address: 127.0.0.1:8001, weight: heavy }
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+        listeners:
+          - name: web
+            listen: 127.0.0.1:8080
+            routes:
+              - cluster: missing
+        clusters:
+          - name: app
+            colour: blue
+            backends:
+              - { address: 127.0.0.1:8001, weight: heavy }
+        """.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (status, _, err) = try SluiceProcess.runToEnd(["check", "--config", path])
         #expect(status == 1)

@@ -50,7 +50,8 @@ import Testing
         #expect(r1.text == "hello world")
         #expect(r1.header("Content-Length") == "11")
         let r2 = try c.request(
-            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
+            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+        )
         #expect(r2.status == 200)
         #expect(r2.text == "hello world")
         #expect(r2.header("Transfer-Encoding") == "chunked")
@@ -142,4 +143,3 @@ import Testing
         #expect(got == [0x81, 0x05] + Array("Hello".utf8))
     }
 }
-

@@ -6,17 +6,37 @@ import Testing
 /// and the smuggled part never reaches the backend.
 @Suite struct StrictParsingTests {
     static let attacks: [(String, String, Int)] = [
-        ("CL and TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400),
-        ("two differing CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 37\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (
+            "CL and TE",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+            400
+        ),
+        (
+            "two differing CL",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 37\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400
+        ),
         ("malformed CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1_0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400),
-        ("TE not ending in chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400),
-        ("TE with space before colon", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (
+            "TE not ending in chunked",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400
+        ),
+        (
+            "TE with space before colon",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400
+        ),
         ("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
         ("bare CR", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\rTransfer-Encoding: chunked\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
         ("NUL in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\u{0}2\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
         ("field name not a token", "GET / HTTP/1.1\r\nHost: a\r\nX[A]: 1\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
-        ("invalid chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
-        ("overflowing chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\nx\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
+        (
+            "invalid chunk size",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400
+        ),
+        (
+            "overflowing chunk size",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\nx\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n",
+            400
+        ),
         ("lowercase version", "GET / http/1.1\r\nHost: a\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
         ("HTTP/0.9", "GET /smuggled\r\n\r\n", 400),
         ("space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
@@ -117,7 +137,8 @@ import Testing
     }
 
     @Test func strayBytesAfterAResponseCloseTheUpstreamConnection() throws {
-        let raw = try RawBackend(reply: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged", closeAfter: false)
+        let raw = try RawBackend(
+            reply: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged", closeAfter: false)
         let proxy = try ProxyFixture(
             """
             workers: 1
