@@ -44,6 +44,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .executableTarget(
+            name: "sluice-backend",
+            dependencies: ["SluiceBackend", "SluiceSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/sluice-backend"),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),

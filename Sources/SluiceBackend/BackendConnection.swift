@@ -13,6 +13,7 @@ final class BackendConnection: EventHandler, TimerTarget {
     let outBuf = ByteBuffer(capacity: 16 * 1024)
     var readable = false
     var writable = true
+    var watchingWrite = false
     var eof = false
     var state: State = .head
     var head = RequestHead()
@@ -37,7 +38,13 @@ final class BackendConnection: EventHandler, TimerTarget {
 
     func handleEvent(_ events: UInt32) {
         if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
-        if events & EventLoop.writable != 0 { writable = true }
+        if events & EventLoop.writable != 0 {
+            writable = true
+            if watchingWrite {
+                watchingWrite = false
+                server.loop.watchWritable(fd, false)
+            }
+        }
         drive()
     }
 
@@ -79,15 +86,23 @@ final class BackendConnection: EventHandler, TimerTarget {
         guard writable, !outBuf.isEmpty else { return false }
         switch try? Socket.write(fd, outBuf.readPointer, outBuf.readableCount) {
         case .done(let n)?:
-            if n < outBuf.readableCount { writable = false }
+            if n < outBuf.readableCount { blockedOnWrite() }
             outBuf.consume(n)
             return n > 0
         case .wouldBlock?:
-            writable = false
+            blockedOnWrite()
             return false
         case nil:
             close()
             return true
+        }
+    }
+
+    func blockedOnWrite() {
+        writable = false
+        if !watchingWrite {
+            watchingWrite = true
+            server.loop.watchWritable(fd, true)
         }
     }
 

@@ -58,8 +58,12 @@ public final class EventLoop: @unchecked Sendable {
         Glibc.close(wakeFD)
     }
 
-    /// Registers `fd` edge-triggered for reading, writing and hang-up.
-    public func register(_ fd: Int32, _ handler: EventHandler, events: UInt32 = readable | writable | hangup) throws(SystemError) {
+    /// Registers `fd` edge-triggered, by default for reading and hang-up.
+    ///
+    /// Writability is watched only on demand (`watchWritable`): a socket registered for
+    /// EPOLLOUT gets an edge on every ACK that frees send space, which costs kernel time
+    /// per request for nothing while writes succeed.
+    public func register(_ fd: Int32, _ handler: EventHandler, events: UInt32 = readable | hangup) throws(SystemError) {
         let i = Int(fd)
         if i >= handlers.count {
             let n = max(i + 1, handlers.count * 2, 64)
@@ -76,6 +80,17 @@ public final class EventLoop: @unchecked Sendable {
             handlers[i] = nil
             throw error
         }
+    }
+
+    /// Adds or removes EPOLLOUT interest for a registered `fd` (after a short write; after it drained).
+    /// Adding it reports the socket at once if it is already writable.
+    public func watchWritable(_ fd: Int32, _ on: Bool) {
+        let i = Int(fd)
+        guard i < handlers.count, handlers[i] != nil else { return }
+        var ev = epoll_event()
+        ev.events = (on ? Self.readable | Self.hangup | Self.writable : Self.readable | Self.hangup) | csluice_EPOLLET()
+        ev.data.u64 = UInt64(UInt32(bitPattern: fd)) | (UInt64(generations[i]) << 32)
+        _ = epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev)
     }
 
     /// Forgets `fd` (call before closing it); later events for it are dropped.

@@ -18,7 +18,7 @@ extension ClientSession {
         b.append("{\"time\":\"")
         log.appendRFC3339(wall)
         b.append("\",\"client\":\"")
-        worker.appendClientIP(peer, to: b)
+        clientIP.withUnsafeBytes { b.append($0) }
         b.append("\",\"method\":\"")
         log.appendJSONEscaped(fh, logMethodEnd)
         b.append("\",\"path\":\"")
@@ -64,7 +64,7 @@ extension ClientSession {
         let b = log.buffer
         let wall = Clock.wallNanos()
         if log.format == .combined {
-            worker.appendClientIP(peer, to: b)
+            clientIP.withUnsafeBytes { b.append($0) }
             b.append(" - - ")
             log.appendCombinedTime(wall)
             b.append(" \"-\" ")
@@ -76,7 +76,7 @@ extension ClientSession {
         b.append("{\"time\":\"")
         log.appendRFC3339(wall)
         b.append("\",\"client\":\"")
-        worker.appendClientIP(peer, to: b)
+        clientIP.withUnsafeBytes { b.append($0) }
         b.append("\",\"method\":null,\"path\":null,\"status\":")
         b.append(decimal: code)
         b.append(",\"bytes\":0,\"listener\":")
@@ -98,7 +98,7 @@ extension ClientSession {
     /// Apache combined: host - - [time] "request line" status bytes "referer" "user-agent"
     private func appendCombined(_ log: AccessLogWriter, wall: UInt64, fh: UnsafeRawPointer) {
         let b = log.buffer
-        worker.appendClientIP(peer, to: b)
+        clientIP.withUnsafeBytes { b.append($0) }
         b.append(" - - ")
         log.appendCombinedTime(wall)
         b.append(" \"")

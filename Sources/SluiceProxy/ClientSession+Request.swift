@@ -242,7 +242,7 @@ extension ClientSession {
                 o.append(", ")
             }
         }
-        worker.appendClientIP(peer, to: o)
+        clientIP.withUnsafeBytes { o.append($0) }
         o.append("\r\n")
         o.append(worker.isTLS(listenerIndex) ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n")
         if requestIdEnd == 0 {

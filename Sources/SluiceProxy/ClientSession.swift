@@ -22,9 +22,11 @@ final class ClientSession: EventHandler, TimerTarget {
 
     static let highWater = 64 * 1024
 
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker
     let fd: Int32
     let peer: SocketAddress
+    /// The client's IP as text, formatted once per connection (X-Forwarded-For, access log).
+    let clientIP: [UInt8]
     let listenerIndex: Int
     let listenerName: String
     var phase: Phase = .head
@@ -32,6 +34,8 @@ final class ClientSession: EventHandler, TimerTarget {
     var outBuf: ByteBuffer?
     var readable = false
     var writable = true
+    /// EPOLLOUT interest is on (only after a short write, until the socket drains).
+    var watchingWrite = false
     var clientEOF = false
     var driving = false
     var again = false
@@ -81,6 +85,7 @@ final class ClientSession: EventHandler, TimerTarget {
         self.worker = worker
         self.fd = fd
         self.peer = peer
+        clientIP = Array(peer.host.utf8)
         self.listenerIndex = listenerIndex
         self.listenerName = listenerName
         tried.reserveCapacity(4)
@@ -91,8 +96,24 @@ final class ClientSession: EventHandler, TimerTarget {
 
     func handleEvent(_ events: UInt32) {
         if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
-        if events & EventLoop.writable != 0 { writable = true }
+        if events & EventLoop.writable != 0 {
+            writable = true
+            if watchingWrite {
+                watchingWrite = false
+                worker.loop.watchWritable(fd, false)
+            }
+        }
         drive()
+    }
+
+    /// The socket took less than offered: wait for EPOLLOUT.
+    @inline(__always)
+    func blockedOnWrite() {
+        writable = false
+        if !watchingWrite {
+            watchingWrite = true
+            worker.loop.watchWritable(fd, true)
+        }
     }
 
     func timerFired(now: UInt64) {
@@ -202,11 +223,11 @@ final class ClientSession: EventHandler, TimerTarget {
             switch try Socket.write(fd, b.readPointer, want) {
             case .done(let n):
                 b.consume(n)
-                if n < want { writable = false }
+                if n < want { blockedOnWrite() }
                 if phase == .exchange || phase == .tunnel { setDeadline(worker.activeTimeout(self)) }
                 return n > 0
             case .wouldBlock:
-                writable = false
+                blockedOnWrite()
                 return false
             }
         } catch {

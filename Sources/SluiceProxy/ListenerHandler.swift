@@ -6,7 +6,7 @@ import SluiceSystem
 /// Loop thread only. Accepts until EAGAIN; past `limits.max_connections` (process-wide)
 /// it stops accepting and resumes when a connection closes.
 final class ListenerHandler: EventHandler {
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker
     let fd: Int32
     let name: String
     let listenerIndex: Int

@@ -6,13 +6,15 @@ import SluiceSystem
 /// Loop thread only. It holds socket readiness and buffers; the request/response
 /// logic lives in the `ClientSession` that owns it while active.
 final class UpstreamConnection: EventHandler {
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker
     let fd: Int32
     let backend: BackendRuntime
     var inBuf: ByteBuffer?
     var outBuf: ByteBuffer?
     var readable = false
     var writable = false
+    /// EPOLLOUT interest is on: while connecting, and after a short write until drained.
+    var watchingWrite = false
     var connected = false
     /// The backend closed its side (read returned 0).
     var eof = false
@@ -44,6 +46,10 @@ final class UpstreamConnection: EventHandler {
             } else {
                 failed = true
             }
+        }
+        if writable && watchingWrite && connected {
+            watchingWrite = false
+            worker.loop.watchWritable(fd, false)
         }
         if let s = session {
             s.drive()
@@ -106,15 +112,24 @@ final class UpstreamConnection: EventHandler {
             switch try Socket.write(fd, b.readPointer, want) {
             case .done(let n):
                 b.consume(n)
-                if n < want { writable = false }
+                if n < want { blockedOnWrite() }
                 return n > 0
             case .wouldBlock:
-                writable = false
+                blockedOnWrite()
                 return false
             }
         } catch {
             failed = true
             return true
+        }
+    }
+
+    @inline(__always)
+    func blockedOnWrite() {
+        writable = false
+        if !watchingWrite {
+            watchingWrite = true
+            worker.loop.watchWritable(fd, true)
         }
     }
 

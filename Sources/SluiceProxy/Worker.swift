@@ -134,8 +134,10 @@ final class Worker: @unchecked Sendable {
             let (fd, inProgress) = try Socket.connect(to: backend.address)
             Socket.setNoDelay(fd)
             let up = UpstreamConnection(worker: self, fd: fd, backend: backend, connected: !inProgress)
+            up.watchingWrite = inProgress
             do {
-                try loop.register(fd, up)
+                try loop.register(
+                    fd, up, events: inProgress ? EventLoop.readable | EventLoop.hangup | EventLoop.writable : EventLoop.readable | EventLoop.hangup)
             } catch {
                 Socket.close(fd)
                 return nil
@@ -182,12 +184,6 @@ final class Worker: @unchecked Sendable {
     }
 
     // MARK: request decoration
-
-    func appendClientIP(_ peer: SocketAddress, to o: ByteBuffer) {
-        o.reserve(64)
-        let n = peer.writeHost(into: o.writePointer, capacity: 64)
-        o.writeIndex += n
-    }
 
     func isTLS(_ listenerIndex: Int) -> Bool {
         snapshot.config.listeners.indices.contains(listenerIndex) && snapshot.config.listeners[listenerIndex].tls != nil

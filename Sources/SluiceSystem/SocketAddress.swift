@@ -99,21 +99,6 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
-
-    /// Writes the IP as text into `out` without allocating; returns the byte count.
-    public func writeHost(into out: UnsafeMutableRawPointer, capacity: Int) -> Int {
-        var copy = storage
-        return withUnsafePointer(to: &copy) { p in
-            p.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { bytes in
-                let dst = out.assumingMemoryBound(to: CChar.self)
-                let ok =
-                    family == AF_INET6
-                    ? inet_ntop(AF_INET6, bytes + 8, dst, socklen_t(capacity))
-                    : inet_ntop(AF_INET, bytes + 4, dst, socklen_t(capacity))
-                return ok == nil ? 0 : strlen(dst)
-            }
-        }
-    }
 }
 
 /// An address that does not parse or resolve.

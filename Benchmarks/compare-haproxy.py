@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""CPU time per proxied request: sluice vs HAProxy (and nginx), same machine, same run.
+
+Usage: python3 Benchmarks/compare-haproxy.py [--duration 10] [--rounds 3] [--conns 50,500]
+                                              [--targets sluice,haproxy,nginx] [--idle 10000]
+
+Each proxy runs with one worker thread pinned to CPU 1; wrk (1 thread) and the built-in
+backend share CPU 0. The figure is utime+stime of the proxy process (from /proc/PID/stat)
+divided by the requests wrk completed, median of the rounds. Rounds interleave targets so
+drift on a shared machine hits them alike. Needs: swift build -c release; wrk; haproxy/nginx
+from Debian (skipped with a message when missing). Everything binds 127.0.0.1 and stops
+by itself.
+"""
+import argparse, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REL = os.path.join(ROOT, ".build", "release")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_port(port, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def start_backend():
+    p = subprocess.Popen(["taskset", "-c", "0", os.path.join(REL, "sluice-backend"), "--port", "0", "--name", "b1"],
+                         stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    port = int(line.strip().rsplit(":", 1)[1])
+    return p, port
+
+
+def start_sluice(port, backend_port, tmp):
+    cfg = os.path.join(tmp, "sluice.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"""workers: 1
+access_log: {{ path: off }}
+limits: {{ max_connections: 100000 }}
+listeners:
+  - {{ name: web, listen: 127.0.0.1:{port}, routes: [ {{ cluster: app }} ] }}
+clusters:
+  - {{ name: app, backends: [ {{ name: b1, address: 127.0.0.1:{backend_port} }} ] }}
+""")
+    return subprocess.Popen(["taskset", "-c", "1", os.path.join(REL, "sluice"), "run", "--config", cfg],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_haproxy(port, backend_port, tmp):
+    cfg = os.path.join(tmp, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(f"""global
+    nbthread 1
+    maxconn 9000
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 30s
+    option http-keep-alive
+    option forwardfor
+    http-reuse always
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    server b1 127.0.0.1:{backend_port}
+""")
+    return subprocess.Popen(["taskset", "-c", "1", "haproxy", "-db", "-f", cfg],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_nginx(port, backend_port, tmp):
+    cfg = os.path.join(tmp, "nginx.conf")
+    with open(cfg, "w") as f:
+        f.write(f"""worker_processes 1;
+daemon off;
+master_process off;
+error_log /dev/null;
+pid {tmp}/nginx.pid;
+events {{ worker_connections 9000; }}
+http {{
+    access_log off;
+    upstream be {{ server 127.0.0.1:{backend_port}; keepalive 512; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://be;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+""")
+    return subprocess.Popen(["taskset", "-c", "1", "nginx", "-c", cfg, "-p", tmp],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+STARTERS = {"sluice": start_sluice, "haproxy": start_haproxy, "nginx": start_nginx}
+
+
+def wrk(port, conns, duration):
+    out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{duration}s",
+                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+    m = re.search(r"(\d+) requests in", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return int(m.group(1)) if m else 0, float(rps.group(1)) if rps else 0.0, int(errors.group(1)) if errors else 0
+
+
+def measure(target, conns, duration, backend_port, tmp):
+    port = free_port()
+    p = STARTERS[target](port, backend_port, tmp)
+    try:
+        if not wait_port(port):
+            raise RuntimeError(f"{target} did not start")
+        wrk(port, conns, 2)  # warm-up
+        c0 = cpu_seconds(p.pid)
+        n, rps, bad = wrk(port, conns, duration)
+        c1 = cpu_seconds(p.pid)
+        return (c1 - c0) / max(n, 1) * 1e6, rps, bad
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def idle_memory(count, backend_port, tmp):
+    """RSS per idle keep-alive client connection: each did one request, then stays open."""
+    port = free_port()
+    p = start_sluice(port, backend_port, tmp)
+    socks = []
+    try:
+        wait_port(port)
+        req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        warm = socket.create_connection(("127.0.0.1", port))
+        warm.sendall(req)
+        warm.recv(4096)
+        time.sleep(0.3)
+        before = rss_kib(p.pid)
+        for i in range(count):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(req)
+            socks.append(s)
+        for s in socks:
+            s.recv(4096)
+        time.sleep(0.5)
+        after = rss_kib(p.pid)
+        return (after - before) / count, before, after
+    finally:
+        for s in socks:
+            s.close()
+        p.send_signal(signal.SIGTERM)
+        p.wait(10)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--conns", default="50,500")
+    ap.add_argument("--targets", default="sluice,haproxy,nginx")
+    ap.add_argument("--idle", type=int, default=10000, help="idle connections for the memory figure (0: skip)")
+    a = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    for exe in ("sluice", "sluice-backend"):
+        if not os.path.exists(os.path.join(REL, exe)):
+            sys.exit(f"missing {REL}/{exe}: run swift build -c release first")
+    targets = []
+    for t in a.targets.split(","):
+        if t != "sluice" and not shutil.which(t):
+            print(f"skipping {t}: not installed (apt-get install {t})")
+            continue
+        targets.append(t)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    conns = [int(c) for c in a.conns.split(",")]
+    tmp = tempfile.mkdtemp(prefix="sluice-bench-")
+    backend, backend_port = start_backend()
+    results = {}
+    try:
+        for r in range(a.rounds):
+            for c in conns:
+                for t in targets:
+                    us, rps, bad = measure(t, c, a.duration, backend_port, tmp)
+                    results.setdefault((t, c), []).append((us, rps, bad))
+                    print(f"round {r + 1} c={c} {t:8s} {us:6.2f} us/req  {rps:9.0f} req/s  non-2xx {bad}", flush=True)
+        print()
+        print(f"| connections | " + " | ".join(f"{t} µs/req (req/s)" for t in targets) + " | " +
+              " | ".join(f"sluice/{t}" for t in targets if t != "sluice") + " |")
+        print("|---" * (1 + len(targets) + len([t for t in targets if t != "sluice"])) + "|")
+        for c in conns:
+            med = {t: statistics.median(x[0] for x in results[(t, c)]) for t in targets}
+            rps = {t: statistics.median(x[1] for x in results[(t, c)]) for t in targets}
+            cells = [f"{med[t]:.2f} ({rps[t]:.0f})" for t in targets]
+            ratios = [f"{med['sluice'] / med[t]:.2f}" for t in targets if t != "sluice" and "sluice" in med]
+            print(f"| {c} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        if a.idle:
+            per, before, after = idle_memory(a.idle, backend_port, tmp)
+            print(f"\nidle keep-alive connections: {a.idle}; sluice RSS {before} KiB -> {after} KiB; "
+                  f"{per:.2f} KiB per connection")
+    finally:
+        backend.send_signal(signal.SIGTERM)
+        backend.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
