@@ -137,7 +137,8 @@ final class Worker: @unchecked Sendable {
             up.watchingWrite = inProgress
             do {
                 try loop.register(
-                    fd, up, events: inProgress ? EventLoop.readable | EventLoop.hangup | EventLoop.writable : EventLoop.readable | EventLoop.hangup)
+                    fd, up,
+                    events: inProgress ? EventLoop.readable | EventLoop.hangup | EventLoop.writable : EventLoop.readable | EventLoop.hangup)
             } catch {
                 Socket.close(fd)
                 return nil

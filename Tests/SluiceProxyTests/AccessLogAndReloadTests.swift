@@ -1,0 +1,97 @@
+import Foundation
+import Glibc
+import SluiceBackend
+import Testing
+
+/// The access log and SIGHUP reload, through the real binary.
+@Suite(.serialized) struct AccessLogAndReloadTests {
+    func waitFor(_ timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
+    @Test func jsonAccessLogHasTheDocumentedFieldsAndSigusr1ReopensTheFile() throws {
+        let b = try backend("app1")
+        let dir = NSTemporaryDirectory() + "sluice-log-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = dir + "/access.log"
+        let sluice = try SluiceProcess(
+            yaml: """
+                workers: 1
+                access_log: { path: \(log), format: json }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - { name: app, backends: [ { name: app1, address: 127.0.0.1:\(b.port) } ] }
+                """)
+        let port = try sluice.port(of: "web")
+        let r = try get(port, "/bytes/42", headers: "X-Request-Id: trace-1\r\n")
+        #expect(r.status == 200)
+        #expect(waitFor { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("trace-1") })
+        let line = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").last.map(String.init) ?? ""
+        let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+        #expect(obj["method"] as? String == "GET")
+        #expect(obj["path"] as? String == "/bytes/42")
+        #expect(obj["status"] as? Int == 200)
+        #expect(obj["bytes"] as? Int == 42)
+        #expect(obj["listener"] as? String == "web")
+        #expect(obj["cluster"] as? String == "app")
+        #expect(obj["backend"] as? String == "app1")
+        #expect(obj["tried"] as? [String] == ["app1"])
+        #expect(obj["client"] as? String == "127.0.0.1")
+        #expect(obj["request_id"] as? String == "trace-1")
+        #expect(obj["duration_ms"] is Double || obj["duration_ms"] is Int)
+        #expect(obj["upstream_ms"] is Double || obj["upstream_ms"] is Int)
+        let time = obj["time"] as? String ?? ""
+        #expect(time.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"#, options: .regularExpression) != nil, "\(time)")
+
+        // logrotate: move the file away, SIGUSR1, the next line lands in a new file.
+        try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
+        sluice.signal(SIGUSR1)
+        #expect(waitFor { sluice.log.contains("access log reopened") })
+        _ = try get(port, "/after-rotate")
+        #expect(waitFor { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("/after-rotate") })
+        #expect(!(try String(contentsOfFile: log + ".1", encoding: .utf8)).contains("/after-rotate"))
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+
+    @Test func sighupAppliesAValidConfigAndKeepsServingOnABadOne() throws {
+        let a = try backend("a")
+        let b = try backend("b")
+        func yaml(_ name: String, _ port: Int) -> String {
+            """
+            workers: 2
+            access_log: { path: off }
+            listeners:
+              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+            clusters:
+              - { name: app, backends: [ { name: \(name), address: 127.0.0.1:\(port) } ] }
+            """
+        }
+        let sluice = try SluiceProcess(yaml: yaml("a", a.port))
+        let port = try sluice.port(of: "web")
+        // A kept-alive connection across the reload picks up the new config at its next request.
+        let c = try TestClient(port: port)
+        #expect(try c.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").header("X-Backend") == "a")
+        // A broken file: logged with FILE:LINE, old config keeps serving.
+        try "listeners: [\n  oops: {\n".write(toFile: sluice.configPath, atomically: true, encoding: .utf8)
+        sluice.signal(SIGHUP)
+        #expect(waitFor { sluice.log.contains("reload failed: \(sluice.configPath):") })
+        #expect(try get(port, "/").header("X-Backend") == "a")
+        // A good file: applied without a restart.
+        try yaml("b", b.port).write(toFile: sluice.configPath, atomically: true, encoding: .utf8)
+        sluice.signal(SIGHUP)
+        #expect(waitFor { sluice.log.contains("reloaded") })
+        // The listener (same address in both files) kept its socket: the same port still answers.
+        #expect(waitFor { (try? c.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n").header("X-Backend")) == "b" })
+        #expect(try get(port, "/").header("X-Backend") == "b")
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+}
