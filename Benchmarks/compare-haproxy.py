@@ -169,12 +169,13 @@ def idle_memory(count, backend_port, tmp):
         warm.recv(4096)
         time.sleep(0.3)
         before = rss_kib(p.pid)
+        # One request per connection, answered before the next opens: connections that served
+        # a request and now sit idle, as a store's browsers do between clicks.
         for i in range(count):
             s = socket.create_connection(("127.0.0.1", port))
             s.sendall(req)
-            socks.append(s)
-        for s in socks:
             s.recv(4096)
+            socks.append(s)
         time.sleep(0.5)
         after = rss_kib(p.pid)
         return (after - before) / count, before, after
@@ -183,6 +184,20 @@ def idle_memory(count, backend_port, tmp):
             s.close()
         p.send_signal(signal.SIGTERM)
         p.wait(10)
+
+
+def print_table(targets, conns, results):
+    others = [t for t in targets if t != "sluice"]
+    print()
+    print("| connections | " + " | ".join(f"{t} µs/req (req/s)" for t in targets) + " | " +
+          " | ".join(f"sluice/{t}" for t in others) + " |")
+    print("|---" * (1 + len(targets) + len(others)) + "|")
+    for c in conns:
+        med = {t: statistics.median(x[0] for x in results[(t, c)]) for t in targets}
+        rps = {t: statistics.median(x[1] for x in results[(t, c)]) for t in targets}
+        cells = [f"{med[t]:.2f} ({rps[t]:.0f})" for t in targets]
+        ratios = [f"{med['sluice'] / med[t]:.2f}" for t in others if "sluice" in med]
+        print(f"| {c} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
 
 def main():
@@ -217,16 +232,8 @@ def main():
                     us, rps, bad = measure(t, c, a.duration, backend_port, tmp)
                     results.setdefault((t, c), []).append((us, rps, bad))
                     print(f"round {r + 1} c={c} {t:8s} {us:6.2f} us/req  {rps:9.0f} req/s  non-2xx {bad}", flush=True)
-        print()
-        print(f"| connections | " + " | ".join(f"{t} µs/req (req/s)" for t in targets) + " | " +
-              " | ".join(f"sluice/{t}" for t in targets if t != "sluice") + " |")
-        print("|---" * (1 + len(targets) + len([t for t in targets if t != "sluice"])) + "|")
-        for c in conns:
-            med = {t: statistics.median(x[0] for x in results[(t, c)]) for t in targets}
-            rps = {t: statistics.median(x[1] for x in results[(t, c)]) for t in targets}
-            cells = [f"{med[t]:.2f} ({rps[t]:.0f})" for t in targets]
-            ratios = [f"{med['sluice'] / med[t]:.2f}" for t in targets if t != "sluice" and "sluice" in med]
-            print(f"| {c} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        if a.rounds:
+            print_table(targets, conns, results)
         if a.idle:
             per, before, after = idle_memory(a.idle, backend_port, tmp)
             print(f"\nidle keep-alive connections: {a.idle}; sluice RSS {before} KiB -> {after} KiB; "
