@@ -8,6 +8,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "sluice-bench", targets: ["sluice-bench"]),
+        .library(name: "SluiceHTTP", targets: ["SluiceHTTP"]),
+        .library(name: "SluiceBalancing", targets: ["SluiceBalancing"]),
+        .library(name: "SluiceProxy", targets: ["SluiceProxy"]),
         .library(name: "SluiceBackend", targets: ["SluiceBackend"]),
     ],
     dependencies: [
@@ -15,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         .target(name: "CSluiceLinux"),
@@ -48,6 +53,19 @@ let package = Package(
             name: "sluice-backend",
             dependencies: ["SluiceBackend", "SluiceSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/sluice-backend"),
+        .target(
+            name: "SluiceBenchKit",
+            dependencies: [
+                "SluiceSystem", "SluiceEventLoop", "SluiceHTTP", "SluiceBackend",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Benchmarks/SluiceBenchKit"),
+        .executableTarget(
+            name: "sluice-bench",
+            dependencies: ["SluiceBenchKit", "SluiceSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/sluice-bench"),
+        .testTarget(name: "SluiceBenchTests", dependencies: ["SluiceBenchKit"]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),

@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import SluiceBenchKit
+import SluiceSystem
+
+/// `sluice-bench`: how much can the front door take, how does it behave when a flash sale hits,
+/// and how does it compare with HAProxy and nginx — in one command.
+@main
+struct SluiceBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice-bench",
+        abstract: "Throughput and latency under spike load on 127.0.0.1, side by side with HAProxy and nginx.",
+        discussion: """
+            With no arguments: the default spike scenario against Sluice (the release binary, with a
+            generated config) in front of three built-in backends whose capacity the spike exceeds.
+            Profile: warm-up, baseline, a spike of --spike-factor x baseline, baseline again (recovery).
+            Reports per second and per phase: offered rate, throughput, goodput (2xx), answers by status
+            class, errors and timeouts, p50/p99/p99.9 latency, recovery time, the balancer's CPU time
+            per request and peak RSS. Writes report.md, report.json and chart.svg to --results.
+            """)
+
+    @Option(help: "Targets to run in turn: sluice, haproxy, nginx.")
+    var target: String = "sluice"
+
+    @Option(help: "Run several targets in one run and print the ratios (e.g. sluice,haproxy,nginx); overrides --target.")
+    var compare: String?
+
+    @Option(help: "Baseline offered rate, requests per second.")
+    var rate: Int = 1000
+
+    @Option(help: "The spike offers rate x this.")
+    var spikeFactor: Double = 5
+
+    @Option(help: "Seconds of warm-up (not summarized as baseline).")
+    var warmup: Int = 2
+
+    @Option(help: "Seconds of baseline.")
+    var baseline: Int = 5
+
+    @Option(help: "Seconds of spike.")
+    var spike: Int = 5
+
+    @Option(help: "Seconds of baseline after the spike.")
+    var recovery: Int = 8
+
+    @Option(help: "Keep-alive client connections.")
+    var connections: Int = 128
+
+    @Flag(help: "Closed loop (maximum throughput: each connection sends again when answered) instead of open loop.")
+    var closedLoop = false
+
+    @Option(help: "A request unanswered after this many milliseconds is a timeout.")
+    var timeoutMs: Int = 3000
+
+    @Option(help: "Request path.")
+    var path: String = "/"
+
+    @Option(help: "Built-in backends.")
+    var backends: Int = 3
+
+    @Option(help: "Requests each built-in backend serves at once (more get 503); the balancers get the same limit.")
+    var backendConcurrency: Int = 8
+
+    @Option(help: "Service time of each built-in backend request, ms.")
+    var serviceMs: Int = 10
+
+    @Option(help: "Response body size of the built-in backends, bytes.")
+    var bodySize: Int = 512
+
+    @Option(help: "Use a real backend instead of the built-in ones (http://host:port, repeatable).")
+    var upstream: [String] = []
+
+    @Option(help: "Worker threads/processes for each balancer.")
+    var workers: Int = 1
+
+    @Option(help: "The sluice binary (default: .build/release/sluice next to this program).")
+    var sluiceBinary: String?
+
+    @Option(help: "Folder for report.md, report.json and chart.svg.")
+    var results: String = "results/latest"
+
+    func run() throws {
+        var s = Scenario()
+        s.rate = rate
+        s.spikeFactor = spikeFactor
+        s.warmupSeconds = warmup
+        s.baselineSeconds = baseline
+        s.spikeSeconds = spike
+        s.recoverySeconds = recovery
+        s.connections = connections
+        s.closedLoop = closedLoop
+        s.timeoutMillis = timeoutMs
+        s.path = path
+        s.backends = backends
+        s.backendConcurrency = backendConcurrency
+        s.serviceTimeMillis = serviceMs
+        s.bodySize = bodySize
+        s.upstreams = try upstream.map { u in
+            let hostPort = u.hasPrefix("http://") ? String(u.dropFirst(7)).split(separator: "/").first.map(String.init) ?? "" : u
+            _ = try SocketAddress.resolve(hostPort)
+            return hostPort
+        }
+        var kinds: [TargetKind] = []
+        for name in (compare ?? target).split(separator: ",") {
+            guard let k = TargetKind(rawValue: String(name)) else {
+                throw ValidationError("unknown target \(name): use sluice, haproxy or nginx")
+            }
+            kinds.append(k)
+        }
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let binary = sluiceBinary ?? here.appendingPathComponent("sluice").path
+        var runner = BenchRunner(scenario: s, targets: kinds, sluiceBinary: binary)
+        runner.workers = workers
+        runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let command = (["sluice-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let result = try runner.run(command: command)
+        try Report.write(result, to: results)
+        print(Report.markdown(result))
+        FileHandle.standardError.write(Data("written: \(results)/report.md, report.json, chart.svg\n".utf8))
+    }
+}
