@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "SluiceHTTP", targets: ["SluiceHTTP"]),
         .library(name: "SluiceBalancing", targets: ["SluiceBalancing"]),
         .library(name: "SluiceProxy", targets: ["SluiceProxy"]),
+        .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
         .library(name: "SluiceBackend", targets: ["SluiceBackend"]),
     ],
     dependencies: [

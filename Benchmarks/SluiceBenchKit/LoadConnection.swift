@@ -74,7 +74,9 @@ final class LoadConnection: EventHandler, TimerTarget {
         busy = true
         headDone = false
         inBuf.clear()
-        deadline = t &+ generator.timeoutNanos
+        // The server gets the whole timeout from when the request leaves; time spent waiting for a
+        // free connection still counts in the latency (measured from `intended`).
+        deadline = loop.now &+ generator.timeoutNanos
         loop.arm(self, at: deadline)
         let req = generator.request
         let ok = req.withUnsafeBytes { raw -> Bool in

@@ -73,6 +73,7 @@ public enum Report {
     /// Two panels (throughput/s and p99 ms per second), one line per target.
     public static func svg(_ r: BenchResult) -> String {
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+        let dashes = ["", "8 4", "2 3", "12 3 2 3"]
         let ran = r.results.filter { $0.skipped == nil }
         let width = 900.0
         let panel = 220.0
@@ -82,7 +83,10 @@ public enum Report {
         let gap = 60.0
         let maxSecond = Double(max(1, ran.flatMap { $0.seconds.map(\.second) }.max() ?? 1))
         let maxThroughput = Double(max(1, ran.flatMap { $0.seconds.map { max($0.throughput, $0.offered) } }.max() ?? 1))
-        let maxP99 = max(1, ran.flatMap { $0.seconds.map(\.p99) }.max() ?? 1)
+        // p99 on a log scale from 1 ms: a collapse and a healthy baseline fit one panel.
+        let maxP99 = max(10, ran.flatMap { $0.seconds.map(\.p99) }.max() ?? 10)
+        let logMax = log10(maxP99)
+        func p99Y(_ v: Double) -> Double { min(1, max(0, log10(max(v, 1)) / logMax)) }
         let plotW = width - left - right
         func x(_ s: Int) -> Double { left + Double(s) / maxSecond * plotW }
         var out = """
@@ -91,14 +95,19 @@ public enum Report {
             <text x="\(left)" y="20" font-size="14">throughput (answers/s) and p99 latency (ms) per second</text>
 
             """
-        for (k, (title, maxV)) in [("answers/s", maxThroughput), ("p99 ms", maxP99)].enumerated() {
+        for (k, (title, maxV)) in [("answers/s", maxThroughput), ("p99 ms (log)", maxP99)].enumerated() {
             let y0 = top + Double(k) * (panel + gap)
             out += "<rect x=\"\(left)\" y=\"\(y0)\" width=\"\(plotW)\" height=\"\(panel)\" fill=\"none\" stroke=\"#999\"/>\n"
             out += "<text x=\"5\" y=\"\(y0 + 12)\">\(title)</text>\n"
-            for tick in 0...4 {
-                let v = maxV * Double(tick) / 4
-                let y = y0 + panel - panel * Double(tick) / 4
-                out += "<text x=\"\(left - 5)\" y=\"\(y + 4)\" text-anchor=\"end\">\(f(v, v < 10 ? 1 : 0))</text>\n"
+            var ticks: [(Double, Double)] = []
+            if k == 0 {
+                for t in 0...4 { ticks.append((maxV * Double(t) / 4, Double(t) / 4)) }
+            } else {
+                for v: Double in [1, 10, 100, 1000, 10000, 100000] where v <= maxP99 * 1.01 { ticks.append((v, p99Y(v))) }
+            }
+            for (v, frac) in ticks {
+                let y = y0 + panel - panel * frac
+                out += "<text x=\"\(left - 5)\" y=\"\(y + 4)\" text-anchor=\"end\">\(f(v, 0))</text>\n"
                 out += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(left + plotW)\" y2=\"\(y)\" stroke=\"#eee\"/>\n"
             }
             // Phase boundaries.

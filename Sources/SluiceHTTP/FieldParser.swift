@@ -1,27 +1,24 @@
+import Glibc
+
 /// Parses the field lines of a head (RFC 9112 §5), shared by requests and responses.
 ///
 /// Strict by design: obs-fold, whitespace before the colon, names that are not
 /// tokens, bare CR, NUL and other control bytes are errors, not repairs.
 enum FieldParser {
     /// Finds the end of the line starting at `from`: the index of its CR (followed by LF).
-    /// Returns nil when no LF is in the buffer yet; throws on a bare LF or bare CR.
+    /// Returns nil when no LF is in the buffer yet; throws on a bare LF.
+    ///
+    /// Uses memchr (vectorized) for the LF. A CR elsewhere in the line is not checked here:
+    /// every byte of a line is validated by its parser (method, target, version, field name
+    /// and value), and none of them admits CR, so a bare CR is still refused.
     @inline(__always)
     static func lineEnd(_ p: UnsafeRawPointer, from: Int, to end: Int) throws(HTTPParseError) -> Int? {
-        var i = from
-        while i < end {
-            let c = p.load(fromByteOffset: i, as: UInt8.self)
-            if c == 0x0A {
-                if i == from || p.load(fromByteOffset: i - 1, as: UInt8.self) != 0x0D {
-                    throw HTTPParseError(400, "line ends in a bare LF")
-                }
-                return i - 1
-            }
-            if c == 0x0D, i + 1 < end, p.load(fromByteOffset: i + 1, as: UInt8.self) != 0x0A {
-                throw HTTPParseError(400, "bare CR in the head")
-            }
-            i += 1
+        guard end > from, let hit = memchr(p + from, 0x0A, end - from) else { return nil }
+        let i = UnsafeRawPointer(hit) - p
+        if i == from || p.load(fromByteOffset: i - 1, as: UInt8.self) != 0x0D {
+            throw HTTPParseError(400, "line ends in a bare LF")
         }
-        return nil
+        return i - 1
     }
 
     /// Parses field lines from `start` until the empty line.
