@@ -119,11 +119,11 @@ public enum Report {
             }
             for (i, res) in ran.enumerated() {
                 let pts = res.seconds.map { row -> String in
-                    let v = k == 0 ? Double(row.throughput) : row.p99
-                    return "\(f(x(row.second), 1)),\(f(y0 + panel - panel * min(v, maxV) / maxV, 1))"
+                    let frac = k == 0 ? min(Double(row.throughput), maxV) / maxV : p99Y(row.p99)
+                    return "\(f(x(row.second), 1)),\(f(y0 + panel - panel * frac, 1))"
                 }
-                out +=
-                    "<polyline fill=\"none\" stroke=\"\(colors[i % colors.count])\" stroke-width=\"2\" points=\"\(pts.joined(separator: " "))\"/>\n"
+                out += "<polyline fill=\"none\" stroke=\"\(colors[i % colors.count])\" stroke-width=\"2\" "
+                out += "stroke-dasharray=\"\(dashes[i % dashes.count])\" points=\"\(pts.joined(separator: " "))\"/>\n"
             }
             if k == 0, let first = ran.first {
                 let pts = first.seconds.map { "\(f(x($0.second), 1)),\(f(y0 + panel - panel * Double($0.offered) / maxV, 1))" }
@@ -132,9 +132,10 @@ public enum Report {
         }
         let ly = top + 2 * panel + gap + 25
         for (i, res) in ran.enumerated() {
-            out +=
-                "<rect x=\"\(left + Double(i) * 130)\" y=\"\(ly - 10)\" width=\"12\" height=\"12\" fill=\"\(colors[i % colors.count])\"/>"
-            out += "<text x=\"\(left + Double(i) * 130 + 16)\" y=\"\(ly)\">\(res.target)</text>\n"
+            let lx = left + Double(i) * 130
+            out += "<line x1=\"\(lx)\" y1=\"\(ly - 4)\" x2=\"\(lx + 24)\" y2=\"\(ly - 4)\" stroke=\"\(colors[i % colors.count])\" "
+            out += "stroke-width=\"2\" stroke-dasharray=\"\(dashes[i % dashes.count])\"/>"
+            out += "<text x=\"\(left + Double(i) * 130 + 28)\" y=\"\(ly)\">\(res.target)</text>\n"
         }
         out += "<text x=\"\(left + Double(ran.count) * 130)\" y=\"\(ly)\" fill=\"#777\">- - offered</text>\n"
         out += "<text x=\"\(left + plotW / 2)\" y=\"\(ly + 20)\" text-anchor=\"middle\">seconds</text>\n</svg>\n"
