@@ -63,6 +63,9 @@ public final class DemoBackend: @unchecked Sendable {
     /// Responses completed since creation.
     public var requestsServed: Int { served.load(ordering: .relaxed) }
 
+    /// Ordinary requests being served right now (in their service time).
+    public var activeRequests: Int { active.load(ordering: .relaxed) }
+
     public var isRunning: Bool { loop != nil }
 
     /// Listens on `port` (0: any free port; after a stop, the previous port) and starts serving.

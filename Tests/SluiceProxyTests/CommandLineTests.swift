@@ -62,8 +62,12 @@ import Testing
                 """)
         let port = try sluice.port(of: "web")
         let c = try TestClient(port: port)
-        try c.send("GET /delay/800 HTTP/1.1\r\nHost: a\r\n\r\n")
-        usleep(200_000)
+        // An ordinary request in its service time (the backend counts it as active).
+        b.behavior = BackendBehavior(delay: 800_000_000)
+        try c.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        let deadline = Date().addingTimeInterval(10)
+        while b.activeRequests == 0 && Date() < deadline { usleep(5_000) }
+        #expect(b.activeRequests == 1)
         sluice.signal(SIGTERM)
         let r = try c.readResponse()
         #expect(r.status == 200)

@@ -154,3 +154,27 @@ import Testing
         #expect(raw.connectionCount == 2)
     }
 }
+
+@Suite struct GarbageInputTests {
+    /// Random bytes at the proxy: each connection gets an answer or a close, and the proxy
+    /// keeps serving well-formed requests afterwards.
+    @Test func garbageNeverTakesTheProxyDown() throws {
+        let b = try backend("app1")
+        let proxy = try ProxyFixture.simple([b])
+        var state: UInt64 = 0xDEAD_BEEF
+        for _ in 0..<200 {
+            let c = try TestClient(port: proxy.port, timeoutSeconds: 2)
+            var bytes: [UInt8] = []
+            for _ in 0..<(1 + Int(state % 300)) {
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
+                bytes.append(UInt8(truncatingIfNeeded: state))
+            }
+            bytes += Array("\r\n\r\n".utf8)
+            try? c.send(bytes)
+            _ = c.readToEnd()
+        }
+        #expect(try get(proxy.port, "/").status == 200)
+    }
+}
