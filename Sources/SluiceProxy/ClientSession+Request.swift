@@ -1,3 +1,5 @@
+import Glibc
+import SluiceBalancing
 import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem
@@ -104,15 +106,19 @@ extension ClientSession {
 
         // The forwarded head is built first: the access log reads method and path from it.
         writeForwardedHead(p)
+        var c: ClusterRuntime? = nil
+        if let routeIndex {
+            c = snap.clusters[worker.pickCluster(listener: listenerIndex, route: routeIndex)]
+            if c!.balance == .hash { hashKey = computeHashKey(p, c!) }
+        }
         b.consume(headLength)
         headStarted = false
 
-        guard let routeIndex else {
+        guard let c else {
             requestDone = true
             sendError(404, "no route matches this request")
             return
         }
-        let c = snap.clusters[worker.pickCluster(listener: listenerIndex, route: routeIndex)]
         cluster = c
         switch head.framing {
         case .contentLength(let n):
@@ -152,7 +158,8 @@ extension ClientSession {
     /// Picks a backend (not one already tried) and attaches a pooled or new connection.
     func connectToBackend() {
         guard let c = cluster else { return }
-        guard let index = worker.pickBackend(c, excluding: tried) else {
+        releaseBackendSlot()
+        guard let index = worker.pickBackend(c, excluding: tried, hashKey: hashKey) else {
             worker.stats.noBackend &+= 1
             failExchange(503, "no backend available")
             return
@@ -160,6 +167,8 @@ extension ClientSession {
         let be = c.backends[index]
         backend = be
         tried.append(index)
+        worker.active[be.id] += 1
+        countedBackend = be.id
         upstreamStartedAt = worker.loop.now
         guard let up = worker.upstreamConnection(to: be, fresh: replays > 0) else {
             worker.stats.connectFailures &+= 1
@@ -167,6 +176,73 @@ extension ClientSession {
             return
         }
         attach(up)
+    }
+
+    /// The backend this exchange was counted against (least_request) is done with it.
+    @inline(__always)
+    func releaseBackendSlot() {
+        if countedBackend >= 0 {
+            worker.active[countedBackend] -= 1
+            countedBackend = -1
+        }
+    }
+
+    /// The key `balance: hash` places this request by: a header's value, a cookie's value,
+    /// or the client address (also the fallback when the header or cookie is absent).
+    func computeHashKey(_ p: UnsafeRawPointer, _ c: ClusterRuntime) -> UInt64 {
+        if !c.hashHeader.isEmpty {
+            for f in head.fields where Int(f.nameEnd - f.nameStart) == c.hashHeader.count {
+                let match = c.hashHeader.withUnsafeBytes { h in
+                    (0..<h.count).allSatisfy { k in
+                        var ch = p.load(fromByteOffset: Int(f.nameStart) + k, as: UInt8.self)
+                        if ch >= 65 && ch <= 90 { ch |= 0x20 }
+                        return ch == h[k]
+                    }
+                }
+                if match {
+                    return Maglev.hash(UnsafeRawBufferPointer(start: p + Int(f.valueStart), count: Int(f.valueEnd - f.valueStart)))
+                }
+            }
+        } else if !c.hashCookie.isEmpty {
+            for f in head.fields where Int(f.nameEnd - f.nameStart) == 6 {
+                let name = UnsafeRawBufferPointer(start: p + Int(f.nameStart), count: 6)
+                guard name.elementsEqual("cookie".utf8, by: { ($0 | 0x20) == $1 }) else { continue }
+                if let v = Self.cookieValue(p, Int(f.valueStart), Int(f.valueEnd), c.hashCookie) {
+                    return Maglev.hash(v)
+                }
+            }
+        }
+        if clientIPHash == 0 { clientIPHash = clientIP.withUnsafeBytes { Maglev.hash($0) } | 1 }
+        return clientIPHash
+    }
+
+    /// The value of cookie `name` in a Cookie field value (`a=1; b=2`), or nil.
+    static func cookieValue(_ p: UnsafeRawPointer, _ start: Int, _ end: Int, _ name: [UInt8]) -> UnsafeRawBufferPointer? {
+        var i = start
+        while i < end {
+            while i < end && (p.load(fromByteOffset: i, as: UInt8.self) == 0x20 || p.load(fromByteOffset: i, as: UInt8.self) == 0x3B) {
+                i += 1
+            }
+            let ns = i
+            while i < end && p.load(fromByteOffset: i, as: UInt8.self) != UInt8(ascii: "=")
+                && p.load(fromByteOffset: i, as: UInt8.self) != 0x3B
+            {
+                i += 1
+            }
+            let ne = i
+            var vs = i
+            var ve = i
+            if i < end && p.load(fromByteOffset: i, as: UInt8.self) == UInt8(ascii: "=") {
+                vs = i + 1
+                i = vs
+                while i < end && p.load(fromByteOffset: i, as: UInt8.self) != 0x3B { i += 1 }
+                ve = i
+            }
+            if ne - ns == name.count && name.withUnsafeBytes({ memcmp(p + ns, $0.baseAddress!, name.count) == 0 }) {
+                return UnsafeRawBufferPointer(start: p + vs, count: ve - vs)
+            }
+        }
+        return nil
     }
 
     func attach(_ up: UpstreamConnection) {

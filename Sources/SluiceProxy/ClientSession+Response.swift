@@ -257,6 +257,7 @@ extension ClientSession {
 
     /// The response is complete: return the backend connection when clean, log, go on.
     func finishExchange() {
+        releaseBackendSlot()
         if let up = upstream {
             upstream = nil
             up.session = nil

@@ -1,3 +1,4 @@
+import SluiceBalancing
 import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem
@@ -80,6 +81,11 @@ final class ClientSession: EventHandler, TimerTarget {
     var upstreamFirstByteAt: UInt64 = 0
     var tried: [Int] = []
     var replays = 0
+    /// Backend id counted in the worker's `active` for this exchange, or -1.
+    var countedBackend = -1
+    var hashKey: UInt64 = 0
+    /// The client address hashed for `hash_on: client_ip` (0: not computed yet).
+    var clientIPHash: UInt64 = 0
 
     init(worker: Worker, fd: Int32, peer: SocketAddress, listenerIndex: Int, listenerName: String) {
         self.worker = worker
@@ -261,6 +267,7 @@ final class ClientSession: EventHandler, TimerTarget {
     }
 
     func closeUpstream() {
+        releaseBackendSlot()
         if let up = upstream {
             upstream = nil
             up.close()

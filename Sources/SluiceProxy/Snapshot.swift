@@ -1,3 +1,4 @@
+import SluiceBalancing
 import SluiceConfig
 import SluiceSystem
 
@@ -33,6 +34,16 @@ final class ClusterRuntime: Sendable {
     let responseTimeout: UInt64
     let upstreamIdleTimeout: UInt64
     let config: ClusterConfig
+    let balance: BalanceAlgorithm
+    /// Primaries' weights (standby 0): the tables below and each worker's round robin use them.
+    let primaryWeights: [Int]
+    let random: WeightedRandom
+    let leastRequest: LeastRequest
+    /// Built only for `balance: hash`: shared by all workers (about 256 KiB).
+    let maglev: Maglev?
+    /// `hash_on: header:NAME` / `cookie:NAME`, lowercased; empty for client_ip.
+    let hashHeader: [UInt8]
+    let hashCookie: [UInt8]
 
     init(_ c: ClusterConfig, index: Int, ids: BackendIDs) {
         name = c.name
@@ -46,6 +57,23 @@ final class ClusterRuntime: Sendable {
         responseTimeout = c.responseTimeout
         upstreamIdleTimeout = c.upstreamIdleTimeout
         config = c
+        balance = c.balance
+        let weights = list.map { $0.isStandby ? 0 : $0.weight }
+        primaryWeights = weights
+        random = WeightedRandom(weights: weights)
+        leastRequest = LeastRequest(weights: weights)
+        maglev = c.balance == .hash ? Maglev(names: list.map(\.name), weights: weights) : nil
+        switch c.hashOn {
+        case .clientIP:
+            hashHeader = []
+            hashCookie = []
+        case .header(let name):
+            hashHeader = Array(name.lowercased().utf8)
+            hashCookie = []
+        case .cookie(let name):
+            hashHeader = []
+            hashCookie = Array(name.utf8)
+        }
     }
 }
 

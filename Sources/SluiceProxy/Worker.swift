@@ -36,6 +36,9 @@ final class Worker: @unchecked Sendable {
     /// Idle backend connections by backend id, most recently used last.
     var pools: [[UpstreamConnection]] = []
     var balancers: [SmoothWeightedRoundRobin] = []
+    /// Requests in flight per backend id, on this worker (least_request reads it).
+    var active: [Int] = []
+    var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
     var splits: [[SmoothWeightedRoundRobin]] = []
     let accessLog: AccessLogWriter
     var requestCounter: UInt64 = 0
@@ -57,10 +60,9 @@ final class Worker: @unchecked Sendable {
         snapshot = snap
         if pools.count < snap.backendCount {
             pools.append(contentsOf: repeatElement([], count: snap.backendCount - pools.count))
+            active.append(contentsOf: repeatElement(0, count: snap.backendCount - active.count))
         }
-        balancers = snap.clusters.map { c in
-            SmoothWeightedRoundRobin(weights: c.backends.map { $0.isStandby ? 0 : $0.weight })
-        }
+        balancers = snap.clusters.map { SmoothWeightedRoundRobin(weights: $0.primaryWeights) }
         splits = snap.config.listeners.map { l in
             l.routes.map { r in SmoothWeightedRoundRobin(weights: r.targets.map(\.weight)) }
         }
@@ -109,14 +111,24 @@ final class Worker: @unchecked Sendable {
         return r.clusters[k]
     }
 
-    /// Smooth weighted round robin over the primaries not already tried.
-    func pickBackend(_ c: ClusterRuntime, excluding tried: [Int]) -> Int? {
-        guard c.index < snapshot.clusters.count, snapshot.clusters[c.index] === c else {
-            // The exchange started on an older snapshot: plain scan of its own backends.
-            return c.backends.indices.first { !c.backends[$0].isStandby && c.backends[$0].weight > 0 && !tried.contains($0) }
+    /// Picks a primary not already tried, by the cluster's algorithm. `hashKey` is used by `hash`.
+    func pickBackend(_ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64) -> Int? {
+        let eligible = { (i: Int) -> Bool in c.primaryWeights[i] > 0 && !tried.contains(i) }
+        switch c.balance {
+        case .roundRobin:
+            guard c.index < snapshot.clusters.count, snapshot.clusters[c.index] === c else {
+                // The exchange started on an older snapshot: plain scan of its own backends.
+                return c.backends.indices.first(where: eligible)
+            }
+            if tried.isEmpty { return balancers[c.index].next() }
+            return balancers[c.index].next(where: eligible)
+        case .random:
+            return c.random.pick(where: eligible, random: { random.next() })
+        case .leastRequest:
+            return c.leastRequest.pick(active: { active[c.backends[$0].id] }, where: eligible, random: { random.next() })
+        case .hash:
+            return c.maglev?.pick(key: hashKey, where: eligible)
         }
-        if tried.isEmpty { return balancers[c.index].next() }
-        return balancers[c.index].next { !tried.contains($0) }
     }
 
     // MARK: backend connections

@@ -61,6 +61,37 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
 
+    Benchmark("pick backend: weighted random, 9 backends", configuration: perThousand) { benchmark in
+        let wr = WeightedRandom(weights: [5, 3, 1, 5, 3, 1, 5, 3, 1])
+        var rng = FastRandom(seed: 1)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(wr.pick(where: { _ in true }, random: { rng.next() }))
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("pick backend: least request (P2C), 9 backends", configuration: perThousand) { benchmark in
+        let lr = LeastRequest(weights: [5, 3, 1, 5, 3, 1, 5, 3, 1])
+        let active = [3, 0, 2, 7, 1, 0, 4, 2, 1]
+        var rng = FastRandom(seed: 1)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(lr.pick(active: { active[$0] }, where: { _ in true }, random: { rng.next() }))
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("pick backend: Maglev hash of a 16-byte key, 9 backends", configuration: perThousand) { benchmark in
+        let m = Maglev(names: (1...9).map { "app\($0)" }, weights: [5, 3, 1, 5, 3, 1, 5, 3, 1])
+        let key = Array("203.0.113.7:4431".utf8)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(m.pick(key: Maglev.hash(key), where: { _ in true }))
+        }
+        benchmark.stopMeasurement()
+    }
+
     Benchmark(
         "proxied request, keep-alive, in-process (GET, 2-byte body)",
         configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
