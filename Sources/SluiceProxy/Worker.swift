@@ -113,21 +113,24 @@ final class Worker: @unchecked Sendable {
 
     /// Picks a primary not already tried, by the cluster's algorithm. `hashKey` is used by `hash`.
     func pickBackend(_ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64) -> Int? {
-        let eligible = { (i: Int) -> Bool in c.primaryWeights[i] > 0 && !tried.contains(i) }
+        // The eligibility tests are written inline: a closure kept in a local variable would
+        // escape and cost a heap allocation per request (the micro-benchmark counts them).
         switch c.balance {
         case .roundRobin:
             guard c.index < snapshot.clusters.count, snapshot.clusters[c.index] === c else {
                 // The exchange started on an older snapshot: plain scan of its own backends.
-                return c.backends.indices.first(where: eligible)
+                return c.backends.indices.first { c.primaryWeights[$0] > 0 && !tried.contains($0) }
             }
             if tried.isEmpty { return balancers[c.index].next() }
-            return balancers[c.index].next(where: eligible)
+            return balancers[c.index].next { c.primaryWeights[$0] > 0 && !tried.contains($0) }
         case .random:
-            return c.random.pick(where: eligible, random: { random.next() })
+            return c.random.pick(where: { c.primaryWeights[$0] > 0 && !tried.contains($0) }, random: { random.next() })
         case .leastRequest:
-            return c.leastRequest.pick(active: { active[c.backends[$0].id] }, where: eligible, random: { random.next() })
+            return c.leastRequest.pick(
+                active: { active[c.backends[$0].id] }, where: { c.primaryWeights[$0] > 0 && !tried.contains($0) },
+                random: { random.next() })
         case .hash:
-            return c.maglev?.pick(key: hashKey, where: eligible)
+            return c.maglev?.pick(key: hashKey, where: { c.primaryWeights[$0] > 0 && !tried.contains($0) })
         }
     }
 
