@@ -248,7 +248,13 @@ final class BackendConnection: EventHandler, TimerTarget {
     }
 
     func route() {
-        if path == "/health" {
+        if path == "/sick" || path == "/well" {
+            // Flip what /health answers: a sick server for failover demos and tests.
+            var b = owner.behavior
+            b.healthy = path == "/well"
+            owner.behavior = b
+            respond(status: 200, body: b.healthy ? "healthy now\n" : "sick now: /health answers 503\n")
+        } else if path == "/health" {
             let b = owner.behavior
             respond(status: b.healthy ? 200 : 503, body: b.healthy ? "ok\n" : "unhealthy\n")
         } else if path == "/headers" {

@@ -30,7 +30,8 @@ public struct BackendBehavior: Sendable {
 /// One thread with its own event loop. Every answer carries `X-Backend: NAME`.
 /// Paths: `/health`; `/echo` (the request body back, streamed); `/headers` (the request
 /// head as received); `/bytes/N` and `/chunked/N` (N bytes); `/status/N`; `/delay/MS`;
-/// `/ws` (WebSocket echo); anything else answers per `BackendBehavior`.
+/// `/ws` (WebSocket echo); `/sick` and `/well` (make `/health` fail or pass); anything else
+/// answers per `BackendBehavior`.
 /// `stop()` closes the port and every connection; `start()` opens the same port again.
 public final class DemoBackend: @unchecked Sendable {
     public let name: String

@@ -16,15 +16,17 @@ public final class ProxyServer: @unchecked Sendable {
     private var finished: [DispatchSemaphore] = []
     private var boundAddresses: [String: SocketAddress] = [:]
     private var started = false
-    private let ids = BackendIDs()
+    private let registry: BackendRegistry
     /// Outcome of the last reload, for logs and (later) `/status`.
     public private(set) var lastReloadErrors: [String] = []
 
     public init(config: Config, logger: Logger) throws {
         self.logger = logger
-        snapshot = Snapshot(config: config, generation: 1, ids: ids)
+        registry = BackendRegistry(logger: logger)
+        snapshot = Snapshot(config: config, generation: 1, registry: registry)
+        registry.snapshotBuilt()
         let sink = try AccessLogSink(config.accessLog)
-        shared = SharedState(maxConnections: config.limits.maxConnections, accessLog: sink, logger: logger)
+        shared = SharedState(maxConnections: config.limits.maxConnections, accessLog: sink, registry: registry, logger: logger)
     }
 
     /// The configuration generation being served (1, then +1 per successful reload).
@@ -83,7 +85,7 @@ public final class ProxyServer: @unchecked Sendable {
         guard config.workers == old.workers else {
             throw ReloadError(message: "workers changed; this version applies that only on restart")
         }
-        let snap = Snapshot(config: config, generation: snapshot.generation + 1, ids: ids)
+        let snap = Snapshot(config: config, generation: snapshot.generation + 1, registry: registry)
         snapshot = snap
         for w in workers { w.loop.execute { w.apply(snap) } }
         logger.info("reloaded", metadata: ["generation": "\(snap.generation)", "config": "\(config.path)"])

@@ -10,12 +10,14 @@ final class SharedState: Sendable {
     let connections = Atomic<Int>(0)
     let paused = Atomic<Bool>(false)
     let accessLog: AccessLogSink
+    let registry: BackendRegistry
     let requestIDPrefix: String
     let logger: Logger
 
-    init(maxConnections: Int, accessLog: AccessLogSink, logger: Logger) {
+    init(maxConnections: Int, accessLog: AccessLogSink, registry: BackendRegistry, logger: Logger) {
         self.maxConnections = maxConnections
         self.accessLog = accessLog
+        self.registry = registry
         self.logger = logger
         var g = SystemRandomNumberGenerator()
         let r = g.next() as UInt32

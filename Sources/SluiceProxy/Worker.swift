@@ -35,7 +35,12 @@ final class Worker: @unchecked Sendable {
     var sessionCount = 0
     /// Idle backend connections by backend id, most recently used last.
     var pools: [[UpstreamConnection]] = []
-    var balancers: [SmoothWeightedRoundRobin] = []
+    /// Smooth round-robin state per cluster and tier ([primary, standby]).
+    var balancers: [[SmoothWeightedRoundRobin]] = []
+    /// Failover split per cluster, recomputed when the registry's health generation moves.
+    var shares: [TierShare] = []
+    var sharesGeneration: UInt64 = .max
+    var checkers: [HealthChecker] = []
     /// Requests in flight per backend id, on this worker (least_request reads it).
     var active: [Int] = []
     var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
@@ -62,7 +67,19 @@ final class Worker: @unchecked Sendable {
             pools.append(contentsOf: repeatElement([], count: snap.backendCount - pools.count))
             active.append(contentsOf: repeatElement(0, count: snap.backendCount - active.count))
         }
-        balancers = snap.clusters.map { SmoothWeightedRoundRobin(weights: $0.primaryWeights) }
+        balancers = snap.clusters.map { c in c.tiers.map { SmoothWeightedRoundRobin(weights: $0.weights) } }
+        sharesGeneration = .max
+        for ch in checkers { ch.stop() }
+        checkers = []
+        let workerCount = snap.config.workers
+        for c in snap.clusters {
+            guard let hc = c.config.healthCheck else { continue }
+            for b in c.backends where b.id % workerCount == index {
+                let ch = HealthChecker(worker: self, backend: b, cluster: c.name, config: hc)
+                checkers.append(ch)
+                ch.start()
+            }
+        }
         splits = snap.config.listeners.map { l in
             l.routes.map { r in SmoothWeightedRoundRobin(weights: r.targets.map(\.weight)) }
         }
@@ -111,26 +128,65 @@ final class Worker: @unchecked Sendable {
         return r.clusters[k]
     }
 
-    /// Picks a primary not already tried, by the cluster's algorithm. `hashKey` is used by `hash`.
+    /// Picks a backend not already tried: failover decides the tier (DESIGN §3), the cluster's
+    /// algorithm the backend within it. Nil means no capacity (503).
     func pickBackend(_ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64) -> Int? {
-        // The eligibility tests are written inline: a closure kept in a local variable would
-        // escape and cost a heap allocation per request (the micro-benchmark counts them).
+        guard c.healthChecked else {
+            return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false)
+        }
+        let share = tierShare(c)
+        if share.allDown {
+            guard c.config.failover.whenAllDown == .failOpen else { return nil }
+            return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false)
+        }
+        var tier = ClusterRuntime.primary
+        if share.standby > 0 && (share.standby >= 1 || Double(random.next() >> 11) * 0x1p-53 < share.standby) {
+            tier = ClusterRuntime.standby
+        }
+        if let i = pick(c, tier: tier, tried: tried, hashKey: hashKey, checkHealth: true) { return i }
+        return pick(c, tier: 1 - tier, tried: tried, hashKey: hashKey, checkHealth: true)
+    }
+
+    func tierShare(_ c: ClusterRuntime) -> TierShare {
+        let g = shared.registry.currentGeneration
+        if g != sharesGeneration || shares.count != snapshot.clusters.count {
+            shares = snapshot.clusters.map { $0.tierShare() }
+            sharesGeneration = g
+        }
+        guard c.index < shares.count, snapshot.clusters[c.index] === c else { return c.tierShare() }
+        return shares[c.index]
+    }
+
+    /// One tier, by the cluster's algorithm. The eligibility tests are written inline: a closure
+    /// kept in a local variable would escape and cost a heap allocation per request.
+    @inline(__always)
+    func pick(_ c: ClusterRuntime, tier: Int, tried: [Int], hashKey: UInt64, checkHealth: Bool) -> Int? {
+        let t = c.tiers[tier]
         switch c.balance {
         case .roundRobin:
             guard c.index < snapshot.clusters.count, snapshot.clusters[c.index] === c else {
                 // The exchange started on an older snapshot: plain scan of its own backends.
-                return c.backends.indices.first { c.primaryWeights[$0] > 0 && !tried.contains($0) }
+                return c.backends.indices.first {
+                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy)
+                }
             }
-            if tried.isEmpty { return balancers[c.index].next() }
-            return balancers[c.index].next { c.primaryWeights[$0] > 0 && !tried.contains($0) }
+            if tried.isEmpty && !checkHealth { return balancers[c.index][tier].next() }
+            return balancers[c.index][tier].next {
+                t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy)
+            }
         case .random:
-            return c.random.pick(where: { c.primaryWeights[$0] > 0 && !tried.contains($0) }, random: { random.next() })
+            return t.random.pick(
+                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy) },
+                random: { random.next() })
         case .leastRequest:
-            return c.leastRequest.pick(
-                active: { active[c.backends[$0].id] }, where: { c.primaryWeights[$0] > 0 && !tried.contains($0) },
+            return t.leastRequest.pick(
+                active: { active[c.backends[$0].id] },
+                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy) },
                 random: { random.next() })
         case .hash:
-            return c.maglev?.pick(key: hashKey, where: { c.primaryWeights[$0] > 0 && !tried.contains($0) })
+            return t.maglev?.pick(
+                key: hashKey,
+                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy) })
         }
     }
 
@@ -222,6 +278,8 @@ final class Worker: @unchecked Sendable {
         onDrained = done
         for l in listeners { l.stop() }
         listeners.removeAll()
+        for ch in checkers { ch.stop() }
+        checkers.removeAll()
         for c in pools { for up in c { up.close() } }
         pools = pools.map { _ in [] }
         for case let s? in sessions where s.phase == .head && (s.inBuf?.isEmpty ?? true) {

@@ -44,6 +44,7 @@ struct Demo: ParsableCommand {
                 standby:
             \(standby.joined(separator: "\n"))
                 failover: { overprovisioning: 1.4, when_all_down: fail_open }
+                health_check: { path: /health, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
 
             """
         let config: Config
@@ -69,9 +70,14 @@ struct Demo: ParsableCommand {
                   curl -s -X POST --data-binary @/etc/hostname http://127.0.0.1:\(port)/echo
                   wrk -c50 -d5s http://127.0.0.1:\(port)/                 # if wrk is installed
 
-                The access log (JSON lines) follows on stdout. Ctrl-C stops gracefully.
-                (The admin API and dashboard on 127.0.0.1:9901, health checks and failover to the
-                standby come with their own issues; see docs/.)
+                Failover: make the primaries fail their health checks and watch standby1 take over,
+                in proportion to the capacity lost (overprovisioning 1.4), then give it back:
+                  curl -X POST http://127.0.0.1:\(backends[0].port)/sick      # app1 (weight 5) fails /health
+                  curl -X POST http://127.0.0.1:\(backends[0].port)/well      # and recovers
+
+                The access log (JSON lines) follows on stdout; health changes are logged on stderr.
+                Ctrl-C stops gracefully. (The admin API and dashboard on 127.0.0.1:9901 come with
+                their own issue; see docs/.)
 
                 """.utf8))
         ControlLoop(server: server, signals: signals, configPath: nil, logger: logger).run()

@@ -1,0 +1,66 @@
+import Logging
+import SluiceBalancing
+import SluiceConfig
+import Synchronization
+
+/// A backend's health, shared by the checker that writes it and the workers that read it.
+///
+/// `healthy` is one relaxed atomic load per read. `counter` belongs to the checker's
+/// thread (a backend's checks always run on worker `id % workers`).
+final class BackendHealth: @unchecked Sendable {
+    private let flag: Atomic<Bool>
+    let passes = Atomic<Int>(0)
+    let failures = Atomic<Int>(0)
+    /// Touched only by this backend's checker thread.
+    var counter: HealthCounter
+
+    init(healthy: Bool, rise: Int, fall: Int) {
+        flag = Atomic(healthy)
+        counter = HealthCounter(healthy: healthy, rise: rise, fall: fall)
+    }
+
+    @inline(__always)
+    var isHealthy: Bool { flag.load(ordering: .relaxed) }
+
+    func set(healthy: Bool) { flag.store(healthy, ordering: .relaxed) }
+}
+
+/// Backend identities and health that outlive snapshots: the same cluster, name and address
+/// keep their id (pools stay with their backend) and their health across reloads.
+///
+/// `id(...)` is called by the control thread while it builds a snapshot; `generation` is
+/// bumped by checkers on any health change, so workers recompute failover shares only then.
+final class BackendRegistry: @unchecked Sendable {
+    private var ids: [String: Int] = [:]
+    private var healths: [Int: BackendHealth] = [:]
+    private(set) var count = 0
+    /// False until the first snapshot is built: backends of the first config start healthy.
+    private var initialBuilt = false
+    let generation = Atomic<UInt64>(0)
+    let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func id(_ cluster: ClusterConfig, _ b: BackendConfig) -> (Int, BackendHealth) {
+        let key = "\(cluster.name)\u{0}\(b.name)\u{0}\(b.address)"
+        let rise = cluster.healthCheck?.rise ?? 1
+        let fall = cluster.healthCheck?.fall ?? 1
+        if let id = ids[key], let h = healths[id] { return (id, h) }
+        let id = count
+        count += 1
+        ids[key] = id
+        // At process start every backend counts as healthy; one a reload adds waits for its
+        // first passing check when its cluster has a health check.
+        let h = BackendHealth(healthy: !initialBuilt || cluster.healthCheck == nil, rise: rise, fall: fall)
+        healths[id] = h
+        return (id, h)
+    }
+
+    /// Marks the first snapshot built (later additions start unhealthy when checked).
+    func snapshotBuilt() { initialBuilt = true }
+
+    func healthChanged() { generation.wrappingAdd(1, ordering: .releasing) }
+
+    @inline(__always)
+    var currentGeneration: UInt64 { generation.load(ordering: .acquiring) }
+}

@@ -1,0 +1,100 @@
+import SluiceBalancing
+import SluiceConfig
+
+/// The precomputed choice tables of one tier (primary or standby) of a cluster.
+/// Weights are indexed by the cluster's backend index; the other tier's backends weigh 0.
+struct TierTables: Sendable {
+    let weights: [Int]
+    let totalWeight: Int
+    let random: WeightedRandom
+    let leastRequest: LeastRequest
+    let maglev: Maglev?
+
+    init(weights: [Int], names: [String], hash: Bool) {
+        self.weights = weights
+        totalWeight = weights.reduce(0, +)
+        random = WeightedRandom(weights: weights)
+        leastRequest = LeastRequest(weights: weights)
+        maglev = hash ? Maglev(names: names, weights: weights) : nil
+    }
+}
+
+/// A cluster as a snapshot sees it. Immutable; shared by all workers.
+final class ClusterRuntime: Sendable {
+    static let primary = 0
+    static let standby = 1
+
+    let name: String
+    let index: Int
+    /// Primaries first, then standby.
+    let backends: [BackendRuntime]
+    let primaryCount: Int
+    let connectTimeout: UInt64
+    let responseTimeout: UInt64
+    let upstreamIdleTimeout: UInt64
+    let config: ClusterConfig
+    let balance: BalanceAlgorithm
+    /// [primary, standby]; Maglev tables (about 256 KiB each) only for `balance: hash`.
+    let tiers: [TierTables]
+    /// Health can take backends out (health checks configured).
+    let healthChecked: Bool
+    let hasStandby: Bool
+    /// `hash_on: header:NAME` / `cookie:NAME`, lowercased; empty for client_ip.
+    let hashHeader: [UInt8]
+    let hashCookie: [UInt8]
+
+    init(_ c: ClusterConfig, index: Int, registry: BackendRegistry) {
+        name = c.name
+        self.index = index
+        var list: [BackendRuntime] = []
+        for b in c.backends {
+            let (id, h) = registry.id(c, b)
+            list.append(BackendRuntime(b, isStandby: false, id: id, health: h))
+        }
+        for b in c.standby {
+            let (id, h) = registry.id(c, b)
+            list.append(BackendRuntime(b, isStandby: true, id: id, health: h))
+        }
+        backends = list
+        primaryCount = c.backends.count
+        connectTimeout = c.connectTimeout
+        responseTimeout = c.responseTimeout
+        upstreamIdleTimeout = c.upstreamIdleTimeout
+        config = c
+        balance = c.balance
+        let names = list.map(\.name)
+        tiers = [
+            TierTables(weights: list.map { $0.isStandby ? 0 : $0.weight }, names: names, hash: c.balance == .hash),
+            TierTables(weights: list.map { $0.isStandby ? $0.weight : 0 }, names: names, hash: c.balance == .hash),
+        ]
+        healthChecked = c.healthCheck != nil
+        hasStandby = !c.standby.isEmpty
+        switch c.hashOn {
+        case .clientIP:
+            hashHeader = []
+            hashCookie = []
+        case .header(let name):
+            hashHeader = Array(name.lowercased().utf8)
+            hashCookie = []
+        case .cookie(let name):
+            hashHeader = []
+            hashCookie = Array(name.utf8)
+        }
+    }
+
+    /// The failover split now: from the backends' health (one atomic load each).
+    func tierShare() -> TierShare {
+        var healthyPrimary = 0
+        var standbyUp = false
+        for (i, b) in backends.enumerated() where b.health.isHealthy {
+            if b.isStandby {
+                if tiers[Self.standby].weights[i] > 0 { standbyUp = true }
+            } else {
+                healthyPrimary += tiers[Self.primary].weights[i]
+            }
+        }
+        return TierShare(
+            healthyPrimary: healthyPrimary, totalPrimary: tiers[Self.primary].totalWeight, standbyAvailable: standbyUp,
+            overprovisioning: config.failover.overprovisioning)
+    }
+}
