@@ -63,6 +63,7 @@ def start_sluice(port, backend_port, tmp):
     cfg = os.path.join(tmp, "sluice.yaml")
     with open(cfg, "w") as f:
         f.write(f"""workers: 1
+admin: {{ listen: 127.0.0.1:0 }}
 access_log: {{ path: off }}
 limits: {{ max_connections: 100000 }}
 listeners:

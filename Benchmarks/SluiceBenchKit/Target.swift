@@ -87,6 +87,7 @@ public final class TargetProcess {
             let list = backends.enumerated().map { "      - { name: b\($0.offset + 1), address: \($0.element) }" }
             try """
             workers: \(workers)
+            admin: { listen: 127.0.0.1:0 }
             access_log: { path: off }
             limits: { max_connections: 9000 }
             listeners:

@@ -8,7 +8,11 @@ import Synchronization
 /// `healthy` is one relaxed atomic load per read. `counter` belongs to the checker's
 /// thread (a backend's checks always run on worker `id % workers`).
 final class BackendHealth: @unchecked Sendable {
+    /// Runtime state set through the admin API; survives reloads like health does.
+    enum AdminState: UInt8 { case active = 0, draining = 1, disabled = 2 }
+
     private let flag: Atomic<Bool>
+    private let admin = Atomic<UInt8>(0)
     let passes = Atomic<Int>(0)
     let failures = Atomic<Int>(0)
     /// Touched only by this backend's checker thread.
@@ -23,6 +27,14 @@ final class BackendHealth: @unchecked Sendable {
     var isHealthy: Bool { flag.load(ordering: .relaxed) }
 
     func set(healthy: Bool) { flag.store(healthy, ordering: .relaxed) }
+
+    var adminState: AdminState { AdminState(rawValue: admin.load(ordering: .relaxed)) ?? .active }
+
+    func set(adminState: AdminState) { admin.store(adminState.rawValue, ordering: .relaxed) }
+
+    /// Healthy and not drained or disabled: may take new requests.
+    @inline(__always)
+    var isAvailable: Bool { flag.load(ordering: .relaxed) && admin.load(ordering: .relaxed) == 0 }
 }
 
 /// Backend identities and health that outlive snapshots: the same cluster, name and address
@@ -37,6 +49,8 @@ final class BackendRegistry: @unchecked Sendable {
     /// False until the first snapshot is built: backends of the first config start healthy.
     private var initialBuilt = false
     let generation = Atomic<UInt64>(0)
+    /// Backends drained or disabled through the admin API right now (workers filter only then).
+    let adminOverrides = Atomic<Int>(0)
     let logger: Logger
 
     init(logger: Logger) { self.logger = logger }
@@ -60,6 +74,18 @@ final class BackendRegistry: @unchecked Sendable {
     func snapshotBuilt() { initialBuilt = true }
 
     func healthChanged() { generation.wrappingAdd(1, ordering: .releasing) }
+
+    /// Sets a backend's runtime state (control thread).
+    func set(_ h: BackendHealth, adminState: BackendHealth.AdminState) {
+        let was = h.adminState
+        guard was != adminState else { return }
+        h.set(adminState: adminState)
+        if was == .active { adminOverrides.wrappingAdd(1, ordering: .relaxed) }
+        if adminState == .active { adminOverrides.wrappingSubtract(1, ordering: .relaxed) }
+        healthChanged()
+    }
+
+    var hasAdminOverrides: Bool { adminOverrides.load(ordering: .relaxed) > 0 }
 
     @inline(__always)
     var currentGeneration: UInt64 { generation.load(ordering: .acquiring) }

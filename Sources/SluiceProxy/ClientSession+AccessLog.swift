@@ -5,6 +5,10 @@ extension ClientSession {
     /// Writes one access-log line for the exchange that just ended (or was cut).
     func logExchange(aborted: Bool) {
         worker.stats.requests &+= 1
+        worker.metrics.count(
+            listener: listenerIndex, cluster: clusterIndexInSnapshot, code: status,
+            backendID: upstreamFirstByteAt != 0 ? backend?.id : nil,
+            seconds: Double(worker.loop.now &- startedAt) / 1e9)
         let log = worker.accessLog
         guard log.enabled else { return }
         let now = worker.loop.now
@@ -59,6 +63,7 @@ extension ClientSession {
     /// A request refused while its head was parsed: no method or path worth logging.
     func logBadRequest(_ code: Int) {
         worker.stats.requests &+= 1
+        worker.metrics.count(listener: listenerIndex, cluster: nil, code: code, backendID: nil, seconds: nil)
         let log = worker.accessLog
         guard log.enabled else { return }
         let b = log.buffer
@@ -83,6 +88,12 @@ extension ClientSession {
         log.appendJSONString(listenerName)
         b.append(",\"cluster\":null,\"backend\":null,\"tried\":[],\"duration_ms\":0,\"upstream_ms\":null,\"request_id\":null}\n")
         log.lineDone()
+    }
+
+    /// The exchange's cluster as an index of the worker's current snapshot (nil if none or stale).
+    var clusterIndexInSnapshot: Int? {
+        guard let c = cluster, c.index < worker.snapshot.clusters.count, worker.snapshot.clusters[c.index] === c else { return nil }
+        return c.index
     }
 
     private func appendMillis(_ b: ByteBuffer, _ nanos: UInt64) {

@@ -247,7 +247,7 @@ final class ClientSession: EventHandler, TimerTarget {
 
     /// Closes everything now (client gone, or a response that must look cut).
     func abort() {
-        if phase == .exchange || phase == .tunnel { logExchange(aborted: true) }
+        if phase == .exchange { logExchange(aborted: true) }  // a tunnel was logged at its 101
         closeUpstream()
         close()
     }

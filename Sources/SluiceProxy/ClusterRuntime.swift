@@ -86,7 +86,7 @@ final class ClusterRuntime: Sendable {
     func tierShare() -> TierShare {
         var healthyPrimary = 0
         var standbyUp = false
-        for (i, b) in backends.enumerated() where b.health.isHealthy {
+        for (i, b) in backends.enumerated() where b.health.isAvailable {
             if b.isStandby {
                 if tiers[Self.standby].weights[i] > 0 { standbyUp = true }
             } else {

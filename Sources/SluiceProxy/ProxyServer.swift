@@ -10,15 +10,20 @@ import SluiceSystem
 /// commands reach workers through their loops' task queues.
 public final class ProxyServer: @unchecked Sendable {
     public let logger: Logger
-    private(set) var snapshot: Snapshot
+    var snapshot: Snapshot
     private let shared: SharedState
-    private var workers: [Worker] = []
+    var workers: [Worker] = []
     private var finished: [DispatchSemaphore] = []
-    private var boundAddresses: [String: SocketAddress] = [:]
+    var boundAddresses: [String: SocketAddress] = [:]
     private var started = false
-    private let registry: BackendRegistry
-    /// Outcome of the last reload, for logs and (later) `/status`.
-    public private(set) var lastReloadErrors: [String] = []
+    let registry: BackendRegistry
+    /// The file `reloadFromFile()` reads (nil for the demo's built-in config).
+    public var configPath: String?
+    var reloadSuccesses = 0
+    var reloadFailures = 0
+    var lastReload: (success: Bool, at: Date, errors: [String])? = nil
+    var lastReloadSuccess = Date()
+    let startedAt = Date()
 
     public init(config: Config, logger: Logger) throws {
         self.logger = logger
@@ -85,10 +90,40 @@ public final class ProxyServer: @unchecked Sendable {
         guard config.workers == old.workers else {
             throw ReloadError(message: "workers changed; this version applies that only on restart")
         }
-        let snap = Snapshot(config: config, generation: snapshot.generation + 1, registry: registry)
+        publish(config, generation: snapshot.generation + 1)
+        logger.info("reloaded", metadata: ["generation": "\(snapshot.generation)", "config": "\(config.path)"])
+    }
+
+    /// Builds a snapshot of `config` and hands it to every worker. Control thread.
+    func publish(_ config: Config, generation: Int) {
+        let snap = Snapshot(config: config, generation: generation, registry: registry)
         snapshot = snap
         for w in workers { w.loop.execute { w.apply(snap) } }
-        logger.info("reloaded", metadata: ["generation": "\(snap.generation)", "config": "\(config.path)"])
+    }
+
+    /// SIGHUP and `POST /reload`: read, validate, apply; an invalid file changes nothing.
+    /// Returns the errors (empty on success). Control thread.
+    @discardableResult
+    public func reloadFromFile() -> [String] {
+        guard let path = configPath else { return ["no configuration file to reload (built-in config)"] }
+        var errors: [String] = []
+        do {
+            let cfg = try ConfigLoader.load(path: path)
+            try reload(cfg)
+        } catch let e as ConfigErrors {
+            errors = e.errors.map(\.description)
+        } catch {
+            errors = ["\(error)"]
+        }
+        if errors.isEmpty {
+            reloadSuccesses += 1
+            lastReloadSuccess = Date()
+        } else {
+            reloadFailures += 1
+            for e in errors { logger.error("reload failed: \(e)") }
+        }
+        lastReload = (errors.isEmpty, Date(), errors)
+        return errors
     }
 
     /// Reopens the access-log file (SIGUSR1, after logrotate).

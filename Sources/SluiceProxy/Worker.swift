@@ -29,6 +29,9 @@ final class Worker: @unchecked Sendable {
     var snapshot: Snapshot
     let buffers = BufferPool()
     var stats = WorkerStats()
+    var metrics = WorkerMetrics()
+    /// Client connections open per listener index.
+    var connectionsPerListener: [Int] = []
     var draining = false
     var listeners: [ListenerHandler] = []
     var sessions: [ClientSession?] = []
@@ -68,6 +71,11 @@ final class Worker: @unchecked Sendable {
             active.append(contentsOf: repeatElement(0, count: snap.backendCount - active.count))
         }
         balancers = snap.clusters.map { c in c.tiers.map { SmoothWeightedRoundRobin(weights: $0.weights) } }
+        metrics.reshape(
+            listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
+        if connectionsPerListener.count < snap.config.listeners.count {
+            connectionsPerListener.append(contentsOf: repeatElement(0, count: snap.config.listeners.count - connectionsPerListener.count))
+        }
         sharesGeneration = .max
         for ch in checkers { ch.stop() }
         checkers = []
@@ -94,6 +102,7 @@ final class Worker: @unchecked Sendable {
         if i >= sessions.count { sessions.append(contentsOf: repeatElement(nil, count: max(i + 1, sessions.count) - sessions.count + 64)) }
         sessions[i] = s
         sessionCount += 1
+        if listener.listenerIndex < connectionsPerListener.count { connectionsPerListener[listener.listenerIndex] += 1 }
         stats.accepted &+= 1
         Socket.setNoDelay(fd)
         do {
@@ -110,6 +119,7 @@ final class Worker: @unchecked Sendable {
         let i = Int(s.fd)
         if i < sessions.count, sessions[i] === s { sessions[i] = nil }
         sessionCount -= 1
+        if s.listenerIndex < connectionsPerListener.count { connectionsPerListener[s.listenerIndex] -= 1 }
         shared.connectionClosed()
         for l in listeners where l.pending { l.resume() }
         if draining && sessionCount == 0 { onDrained?() }
@@ -131,7 +141,7 @@ final class Worker: @unchecked Sendable {
     /// Picks a backend not already tried: failover decides the tier (DESIGN §3), the cluster's
     /// algorithm the backend within it. Nil means no capacity (503).
     func pickBackend(_ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64) -> Int? {
-        guard c.healthChecked else {
+        guard c.healthChecked || shared.registry.hasAdminOverrides else {
             return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false)
         }
         let share = tierShare(c)
@@ -167,26 +177,26 @@ final class Worker: @unchecked Sendable {
             guard c.index < snapshot.clusters.count, snapshot.clusters[c.index] === c else {
                 // The exchange started on an older snapshot: plain scan of its own backends.
                 return c.backends.indices.first {
-                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy)
+                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
                 }
             }
             if tried.isEmpty && !checkHealth { return balancers[c.index][tier].next() }
             return balancers[c.index][tier].next {
-                t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy)
+                t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
             }
         case .random:
             return t.random.pick(
-                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy) },
+                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable) },
                 random: { random.next() })
         case .leastRequest:
             return t.leastRequest.pick(
                 active: { active[c.backends[$0].id] },
-                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy) },
+                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable) },
                 random: { random.next() })
         case .hash:
             return t.maglev?.pick(
                 key: hashKey,
-                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isHealthy) })
+                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable) })
         }
     }
 

@@ -13,6 +13,9 @@ struct Demo: ParsableCommand {
     @Option(name: .long, help: "Port for the load balancer's listener.")
     var port: Int = 8080
 
+    @Option(name: .long, help: "Port for the admin API and dashboard.")
+    var adminPort: Int = 9901
+
     func run() throws {
         let logger = makeLogger()
         let signals = try Signals.blockAndOpenFD()
@@ -31,6 +34,7 @@ struct Demo: ParsableCommand {
         }
         let yaml = """
             access_log: { path: stdout, format: json }
+            admin: { listen: "127.0.0.1:\(adminPort)" }
             listeners:
               - name: web
                 listen: 127.0.0.1:\(port)
@@ -55,7 +59,9 @@ struct Demo: ParsableCommand {
             throw ExitCode(1)
         }
         let server = try ProxyServer(config: config, logger: logger)
+        let control = try ControlLoop(server: server, signalFD: signals)
         try server.start()
+        let dashboard = control.adminAddress.map { "http://\($0)/" } ?? "(admin off)"
         FileHandle.standardOutput.write(
             Data(
                 """
@@ -75,12 +81,16 @@ struct Demo: ParsableCommand {
                   curl -X POST http://127.0.0.1:\(backends[0].port)/sick      # app1 (weight 5) fails /health
                   curl -X POST http://127.0.0.1:\(backends[0].port)/well      # and recovers
 
+                Dashboard (live charts, backend states, drain/disable/enable buttons): \(dashboard)
+                  curl -s \(dashboard)status          # JSON: every backend's tier, weight, state, load
+                  curl -s \(dashboard)metrics         # Prometheus
+                  curl -X POST \(dashboard)clusters/app/backends/app2/drain
+
                 The access log (JSON lines) follows on stdout; health changes are logged on stderr.
-                Ctrl-C stops gracefully. (The admin API and dashboard on 127.0.0.1:9901 come with
-                their own issue; see docs/.)
+                Ctrl-C stops gracefully.
 
                 """.utf8))
-        ControlLoop(server: server, signals: signals, configPath: nil, logger: logger).run()
+        control.run()
         for b in backends { b.stop() }
     }
 }

@@ -45,12 +45,20 @@ struct Run: ParsableCommand {
         }
         let signals = try Signals.blockAndOpenFD()
         let server = try ProxyServer(config: cfg, logger: logger)
+        server.configPath = config
+        let control: ControlLoop
+        do {
+            control = try ControlLoop(server: server, signalFD: signals)
+        } catch {
+            logger.error("cannot open the admin listener \(cfg.admin.listenText): \(error)")
+            throw ExitCode(1)
+        }
         try server.start()
         if let pidFile {
             try "\(ProcessInfoLite.pid)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         }
         defer { if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) } }
-        ControlLoop(server: server, signals: signals, configPath: config, logger: logger).run()
+        control.run()
     }
 }
 
@@ -83,45 +91,4 @@ func makeLogger() -> Logger {
         return h
     }
     return Logger(label: "sluice")
-}
-
-/// The control thread's loop: waits for signals and turns them into server commands.
-struct ControlLoop {
-    let server: ProxyServer
-    let signals: Int32
-    let configPath: String?
-    let logger: Logger
-
-    func run() {
-        while true {
-            guard let sig = Signals.wait(signals, timeoutMillis: 1000) else { continue }
-            switch sig {
-            case Signals.hangup:
-                reload()
-            case Signals.user1:
-                server.reopenAccessLog()
-            case Signals.terminate, Signals.interrupt:
-                logger.info("stopping: draining in-flight requests", metadata: ["signal": "\(sig)"])
-                server.shutdown()
-                return
-            default:
-                break
-            }
-        }
-    }
-
-    func reload() {
-        guard let configPath else {
-            logger.warning("reload ignored: no config file")
-            return
-        }
-        do {
-            let cfg = try ConfigLoader.load(path: configPath)
-            try server.reload(cfg)
-        } catch let e as ConfigErrors {
-            for err in e.errors { logger.error("reload failed: \(err.description)") }
-        } catch {
-            logger.error("reload failed: \(error)")
-        }
-    }
 }

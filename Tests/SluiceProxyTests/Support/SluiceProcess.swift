@@ -37,10 +37,12 @@ final class SluiceProcess: @unchecked Sendable {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 
-    /// Writes `yaml` to a temporary file and starts `sluice run` on it.
+    /// Writes `yaml` to a temporary file and starts `sluice run` on it. Without an `admin:`
+    /// block the admin listener takes a free port (tests run in parallel).
     init(yaml: String) throws {
         configPath = NSTemporaryDirectory() + "sluice-test-\(UUID().uuidString).yaml"
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let text = yaml.contains("admin:") ? yaml : "admin: { listen: 127.0.0.1:0 }\n" + yaml
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         process.executableURL = Self.binary
         process.arguments = ["run", "--config", configPath]
         process.standardError = stderrPipe
@@ -72,11 +74,15 @@ final class SluiceProcess: @unchecked Sendable {
         return stderrText
     }
 
-    /// Waits for the "listening" log line of `listener` and returns its port.
-    func port(of listener: String, timeout: TimeInterval = 20) throws -> Int {
+    /// The admin listener's port, from its log line.
+    func adminPort(timeout: TimeInterval = 20) throws -> Int { try port(of: nil, timeout: timeout) }
+
+    /// Waits for the "listening" log line of `listener` (nil: the admin listener) and returns its port.
+    func port(of listener: String?, timeout: TimeInterval = 20) throws -> Int {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            for line in log.split(separator: "\n") where line.contains("listener=\(listener)") && line.contains("listening") {
+            for line in log.split(separator: "\n")
+            where (listener.map { line.contains("listener=\($0)") } ?? line.contains("admin listening")) && line.contains("listening") {
                 if let r = line.range(of: #"address=[0-9.]+:([0-9]+)"#, options: .regularExpression) {
                     let text = line[r]
                     if let colon = text.lastIndex(of: ":"), let p = Int(text[text.index(after: colon)...]) { return p }

@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import SluiceEventLoop
+import SluiceSystem
+
+/// The control thread: signals (through a signalfd) and the admin listener, on one event loop.
+///
+/// SIGHUP reloads, SIGUSR1 reopens the access log, SIGTERM/SIGINT end `run()` and then
+/// drain the workers. Admin requests are handled here too: they are rare and small, and
+/// gathering counters from the workers goes through their task queues.
+public final class ControlLoop: EventHandler, @unchecked Sendable {
+    let server: ProxyServer
+    let loop: EventLoop
+    let signalFD: Int32
+    var admin: AdminServer?
+    var stopping = false
+
+    /// `signalFD` from `Signals.blockAndOpenFD()`, opened before any thread started.
+    public init(server: ProxyServer, signalFD: Int32) throws {
+        self.server = server
+        self.signalFD = signalFD
+        loop = try EventLoop()
+        try loop.register(signalFD, self, events: EventLoop.readable)
+        let config = server.snapshot.config
+        if let address = config.admin.listen {
+            var token: String? = nil
+            if let file = config.admin.tokenFile {
+                token = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let a = try AdminServer(server: server, loop: loop, address: address, token: token)
+            admin = a
+            server.logger.info("admin listening", metadata: ["address": "\(a.address)"])
+        }
+    }
+
+    /// The admin listener's address (its real port when the config said port 0).
+    public var adminAddress: SocketAddress? { admin?.address }
+
+    /// Runs until SIGTERM or SIGINT, then drains and stops the workers. Blocks.
+    public func run() {
+        loop.run()
+        admin?.close()
+        server.logger.info("stopping: draining in-flight requests")
+        server.shutdown()
+    }
+
+    public func handleEvent(_ events: UInt32) {
+        while let sig = Signals.next(signalFD) {
+            switch sig {
+            case Signals.hangup:
+                server.reloadFromFile()
+            case Signals.user1:
+                server.reopenAccessLog()
+            case Signals.terminate, Signals.interrupt:
+                if !stopping {
+                    stopping = true
+                    loop.stop()
+                }
+            default:
+                break
+            }
+        }
+    }
+}

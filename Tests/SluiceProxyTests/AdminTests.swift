@@ -1,0 +1,122 @@
+import Foundation
+import Glibc
+import SluiceBackend
+import Testing
+
+/// The admin listener through the real binary: status, metrics, dashboard, reload, runtime API.
+@Suite(.serialized) struct AdminTests {
+    func call(_ port: Int, _ method: String, _ path: String, body: String = "", headers: String = "") throws -> TestResponse {
+        let c = try TestClient(port: port)
+        return try c.request("\(method) \(path) HTTP/1.1\r\nHost: admin\r\n\(headers)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+    }
+
+    func json(_ r: TestResponse) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] ?? [:]
+    }
+
+    func backends(_ status: [String: Any]) -> [[String: Any]] {
+        ((status["clusters"] as? [[String: Any]])?.first?["backends"] as? [[String: Any]]) ?? []
+    }
+
+    @Test func statusMetricsDashboardReloadAndRuntimeAPI() throws {
+        let a = try backend("a")
+        let b = try backend("b")
+        let yaml = """
+            workers: 2
+            access_log: { path: off }
+            listeners:
+              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+            clusters:
+              - name: app
+                backends:
+                  - { name: a, address: 127.0.0.1:\(a.port), weight: 2 }
+                  - { name: b, address: 127.0.0.1:\(b.port) }
+            """
+        let sluice = try SluiceProcess(yaml: yaml)
+        let port = try sluice.port(of: "web")
+        let admin = try sluice.adminPort()
+        #expect(try call(admin, "GET", "/healthz").status == 200)
+        for _ in 0..<30 { #expect(try get(port, "/").status == 200) }
+
+        var status = try json(call(admin, "GET", "/status"))
+        let config = status["config"] as? [String: Any] ?? [:]
+        #expect(config["generation"] as? Int == 1)
+        #expect(config["path"] as? String == sluice.configPath)
+        let list = backends(status)
+        #expect(list.map { $0["name"] as? String } == ["a", "b"])
+        #expect(list[0]["tier"] as? String == "primary")
+        #expect(list[0]["weight"] as? Int == 2)
+        #expect(list[0]["effective_weight"] as? Int == 2)
+        #expect(list[0]["state"] as? String == "healthy")
+        #expect(list[0]["active_requests"] as? Int == 0)
+        #expect(list.reduce(0) { $0 + ($1["requests_total"] as? Int ?? 0) } == 30)
+
+        let metrics = try call(admin, "GET", "/metrics")
+        #expect(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        #expect(metrics.text.contains("sluice_requests_total{listener=\"web\",cluster=\"app\",code=\"200\"} 30\n"))
+        #expect(metrics.text.contains("sluice_request_duration_seconds_count{cluster=\"app\"} 30\n"))
+        #expect(metrics.text.contains("sluice_backend_healthy{cluster=\"app\",backend=\"a\",tier=\"primary\"} 1\n"))
+        #expect(metrics.text.contains("sluice_config_reloads_total{result=\"success\"} 0\n"))
+        #expect(metrics.text.contains("# TYPE sluice_request_duration_seconds histogram"))
+
+        let page = try call(admin, "GET", "/")
+        #expect(page.header("Content-Type")?.hasPrefix("text/html") == true)
+        #expect(page.text.contains("<title>Sluice</title>"))
+
+        // Runtime API: drain takes a backend out of new requests; enable puts it back.
+        #expect(try call(admin, "POST", "/clusters/app/backends/a/drain").status == 200)
+        status = try json(call(admin, "GET", "/status"))
+        #expect(backends(status)[0]["state"] as? String == "draining")
+        for _ in 0..<10 { #expect(try get(port, "/").header("X-Backend") == "b") }
+        #expect(try call(admin, "POST", "/clusters/app/backends/a/enable").status == 200)
+        #expect(try call(admin, "POST", "/clusters/app/backends/a/disable").status == 200)
+        #expect(backends(try json(call(admin, "GET", "/status")))[0]["state"] as? String == "disabled")
+        #expect(try call(admin, "POST", "/clusters/app/backends/a/enable").status == 200)
+        #expect(try call(admin, "PUT", "/clusters/app/backends/b/weight", body: "0").status == 200)
+        #expect(try (0..<6).allSatisfy { _ in try get(port, "/").header("X-Backend") == "a" })
+        #expect(try call(admin, "PUT", "/clusters/app/backends/b/weight", body: "heavy").status == 400)
+        #expect(try call(admin, "POST", "/clusters/app/backends/zz/drain").status == 404)
+        #expect(try call(admin, "GET", "/clusters/app/backends/a/drain").status == 405)
+
+        // POST /reload: a bad file answers 400 with FILE:LINE and changes nothing.
+        try "listeners: [\n  oops: {\n".write(toFile: sluice.configPath, atomically: true, encoding: .utf8)
+        let bad = try call(admin, "POST", "/reload")
+        #expect(bad.status == 400)
+        #expect(bad.text.contains("\(sluice.configPath):"))
+        status = try json(call(admin, "GET", "/status"))
+        let last = (status["config"] as? [String: Any])?["last_reload"] as? [String: Any] ?? [:]
+        #expect(last["result"] as? String == "failure")
+        #expect((status["config"] as? [String: Any])?["generation"] as? Int == 1)
+        #expect(try get(port, "/").status == 200)
+        try ("admin: { listen: 127.0.0.1:0 }\n" + yaml).write(toFile: sluice.configPath, atomically: true, encoding: .utf8)
+        let good = try call(admin, "POST", "/reload")
+        #expect(good.status == 200)
+        #expect(good.text.contains("generation 2"))
+        #expect(try call(admin, "GET", "/metrics").text.contains("sluice_config_reloads_total{result=\"failure\"} 1\n"))
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+
+    @Test func aTokenGuardsEveryCallButGets() throws {
+        let a = try backend("a")
+        let tokenFile = NSTemporaryDirectory() + "token-\(UUID().uuidString)"
+        try "s3cret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        let sluice = try SluiceProcess(
+            yaml: """
+                admin: { listen: 127.0.0.1:0, token_file: \(tokenFile) }
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - { name: app, backends: [ { name: a, address: 127.0.0.1:\(a.port) } ] }
+                """)
+        let admin = try sluice.adminPort()
+        #expect(try call(admin, "GET", "/status").status == 200)
+        #expect(try call(admin, "POST", "/clusters/app/backends/a/drain").status == 401)
+        #expect(try call(admin, "POST", "/clusters/app/backends/a/drain", headers: "Authorization: Bearer wrong\r\n").status == 401)
+        #expect(try call(admin, "POST", "/clusters/app/backends/a/drain", headers: "Authorization: Bearer s3cret\r\n").status == 200)
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+}
