@@ -160,8 +160,18 @@ extension ClientSession {
         guard let c = cluster else { return }
         releaseBackendSlot()
         guard let index = worker.pickBackend(c, excluding: tried, hashKey: hashKey) else {
+            if c.limited && worker.pickBackend(c, excluding: tried, hashKey: hashKey, respectLimits: false) != nil {
+                // Every available backend is at max_requests_per_backend: wait for a slot.
+                if worker.enqueue(self, c) {
+                    let limits = c.config.limits!
+                    setDeadline(limits.queueTimeout)
+                } else {
+                    shed(.queueFull)
+                }
+                return
+            }
             worker.stats.noBackend &+= 1
-            failExchange(503, "no backend available")
+            shed(.noBackend)
             return
         }
         let be = c.backends[index]
@@ -178,12 +188,26 @@ extension ClientSession {
         attach(up)
     }
 
-    /// The backend this exchange was counted against (least_request) is done with it.
+    /// The backend this exchange was counted against (least_request, limits) is done with it;
+    /// a waiter of the cluster may take the slot.
     @inline(__always)
     func releaseBackendSlot() {
         if countedBackend >= 0 {
             worker.active[countedBackend] -= 1
             countedBackend = -1
+            if let c = cluster, c.limited { worker.slotFreed(c) }
+        }
+        if queuedAt != 0 { worker.dequeue(self) }
+    }
+
+    /// Refuses the request for lack of capacity: 503 with Retry-After, counted by reason.
+    func shed(_ reason: ShedReason) {
+        worker.countShed(cluster, reason)
+        switch reason {
+        case .queueFull: failExchange(503, "no capacity: the queue is full")
+        case .queueTimeout: failExchange(503, "no capacity: waited too long in the queue")
+        case .overload: failExchange(503, "no capacity: overloaded")
+        case .noBackend: failExchange(503, "no backend available")
         }
     }
 

@@ -81,6 +81,8 @@ final class ClientSession: EventHandler, TimerTarget {
     var upstreamFirstByteAt: UInt64 = 0
     var tried: [Int] = []
     var replays = 0
+    /// When this request joined its cluster's queue (0: not queued).
+    var queuedAt: UInt64 = 0
     /// Backend id counted in the worker's `active` for this exchange, or -1.
     var countedBackend = -1
     var hashKey: UInt64 = 0
@@ -306,7 +308,10 @@ final class ClientSession: EventHandler, TimerTarget {
                 close()
             }
         case .exchange:
-            if let up = upstream, !up.connected {
+            if queuedAt != 0 {
+                worker.dequeue(self)
+                shed(.queueTimeout)
+            } else if let up = upstream, !up.connected {
                 worker.stats.connectFailures &+= 1
                 failExchange(502, "backend connect timeout")
             } else if responsePhase == .awaitingHead && requestDone {

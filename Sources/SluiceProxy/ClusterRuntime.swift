@@ -39,11 +39,16 @@ final class ClusterRuntime: Sendable {
     /// Health can take backends out (health checks configured).
     let healthChecked: Bool
     let hasStandby: Bool
+    /// `limits` split per worker (each worker enforces its share without sharing state, as
+    /// nginx's `max_conns` does without a zone): requests at once per backend, waiters.
+    let perWorkerBackendLimit: Int
+    let perWorkerQueue: Int
+    var limited: Bool { perWorkerBackendLimit != .max }
     /// `hash_on: header:NAME` / `cookie:NAME`, lowercased; empty for client_ip.
     let hashHeader: [UInt8]
     let hashCookie: [UInt8]
 
-    init(_ c: ClusterConfig, index: Int, registry: BackendRegistry) {
+    init(_ c: ClusterConfig, index: Int, registry: BackendRegistry, workers: Int) {
         name = c.name
         self.index = index
         var list: [BackendRuntime] = []
@@ -69,6 +74,14 @@ final class ClusterRuntime: Sendable {
         ]
         healthChecked = c.healthCheck != nil
         hasStandby = !c.standby.isEmpty
+        if let l = c.limits {
+            let w = max(1, workers)
+            perWorkerBackendLimit = max(1, (l.maxRequestsPerBackend + w - 1) / w)
+            perWorkerQueue = (l.maxQueue + w - 1) / w
+        } else {
+            perWorkerBackendLimit = .max
+            perWorkerQueue = 0
+        }
         switch c.hashOn {
         case .clientIP:
             hashHeader = []

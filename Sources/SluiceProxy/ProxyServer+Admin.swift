@@ -8,6 +8,8 @@ struct WorkerReport {
     var requests: [WorkerMetrics.RequestKey: Int]
     var durations: [String: (buckets: [Int], sum: Double, count: Int)]
     var connections: [Int]
+    var queueDepth: [String: Int]
+    var shed: [String: [Int]]
 }
 
 extension ProxyServer {
@@ -23,9 +25,17 @@ extension ProxyServer {
             group.enter()
             w.loop.execute {
                 let t = w.metrics.totals()
+                var depth: [String: Int] = [:]
+                var shed = w.carriedShed
+                for (i, c) in w.snapshot.clusters.enumerated() {
+                    if i < w.queues.count { depth[c.name] = w.queues[i].waiters.count }
+                    if i < w.shedCounts.count {
+                        shed[c.name] = zip(shed[c.name] ?? Array(repeating: 0, count: ShedReason.allCases.count), w.shedCounts[i]).map(+)
+                    }
+                }
                 let r = WorkerReport(
                     active: w.active, backendCodes: w.metrics.backendCodes, requests: t.requests, durations: t.durations,
-                    connections: w.connectionsPerListener)
+                    connections: w.connectionsPerListener, queueDepth: depth, shed: shed)
                 box.lock.lock()
                 box.reports.append(r)
                 box.lock.unlock()
@@ -94,7 +104,8 @@ extension ProxyServer {
             let d = reports.compactMap { $0.durations[c.name] }
             return [
                 "name": c.name, "balance": c.balance.rawValue, "standby_share": share.standby, "all_down": share.allDown,
-                "queue_depth": 0, "health_check": c.healthChecked, "backends": backends,
+                "queue_depth": reports.reduce(0) { $0 + ($1.queueDepth[c.name] ?? 0) }, "health_check": c.healthChecked,
+                "backends": backends,
                 "requests_total": total, "errors_total": errors,
                 "duration_sum_seconds": d.reduce(0) { $0 + $1.sum }, "duration_count": d.reduce(0) { $0 + $1.count },
             ]
@@ -191,6 +202,17 @@ extension ProxyServer {
         family("failover_standby_share", "gauge", "Share of new requests sent to the standby tier (0 to 1).")
         for c in snap.clusters {
             out += "sluice_failover_standby_share{cluster=\"\(esc(c.name))\"} \(c.tierShare().standby)\n"
+        }
+        family("queue_depth", "gauge", "Requests waiting for a backend slot (limits), by cluster.")
+        for c in snap.clusters {
+            out += "sluice_queue_depth{cluster=\"\(esc(c.name))\"} \(reports.reduce(0) { $0 + ($1.queueDepth[c.name] ?? 0) })\n"
+        }
+        family("shed_total", "counter", "Requests refused for lack of capacity (503), by cluster and reason.")
+        for c in snap.clusters {
+            for reason in ShedReason.allCases {
+                let n = reports.reduce(0) { sum, r in sum + (r.shed[c.name].map { $0[reason.rawValue] } ?? 0) }
+                out += "sluice_shed_total{cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\"} \(n)\n"
+            }
         }
         family("connections_active", "gauge", "Open client connections, by listener.")
         for (i, l) in snap.config.listeners.enumerated() {

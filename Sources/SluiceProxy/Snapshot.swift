@@ -18,7 +18,7 @@ final class Snapshot: Sendable {
         self.config = config
         self.generation = generation
         var cs: [ClusterRuntime] = []
-        for (i, c) in config.clusters.enumerated() { cs.append(ClusterRuntime(c, index: i, registry: registry)) }
+        for (i, c) in config.clusters.enumerated() { cs.append(ClusterRuntime(c, index: i, registry: registry, workers: config.workers)) }
         clusters = cs
         backendCount = registry.count
         routers = config.listeners.map { l in

@@ -44,6 +44,12 @@ final class Worker: @unchecked Sendable {
     var shares: [TierShare] = []
     var sharesGeneration: UInt64 = .max
     var checkers: [HealthChecker] = []
+    /// Waiting rooms per cluster (`limits`), and shed counts per cluster and reason.
+    var queues: [AdmissionQueue] = []
+    var shedCounts: [[Int]] = []
+    /// Carried shed counts by cluster name (across reloads).
+    var carriedShed: [String: [Int]] = [:]
+    var dispatching = false
     /// Requests in flight per backend id, on this worker (least_request reads it).
     var active: [Int] = []
     var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
@@ -71,6 +77,12 @@ final class Worker: @unchecked Sendable {
             active.append(contentsOf: repeatElement(0, count: snap.backendCount - active.count))
         }
         balancers = snap.clusters.map { c in c.tiers.map { SmoothWeightedRoundRobin(weights: $0.weights) } }
+        for (i, name) in metrics.clusters.enumerated() where i < shedCounts.count {
+            carriedShed[name, default: Array(repeating: 0, count: ShedReason.allCases.count)] =
+                zip(carriedShed[name] ?? Array(repeating: 0, count: ShedReason.allCases.count), shedCounts[i]).map(+)
+        }
+        shedCounts = snap.clusters.map { _ in Array(repeating: 0, count: ShedReason.allCases.count) }
+        flushQueues()
         metrics.reshape(
             listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
         if connectionsPerListener.count < snap.config.listeners.count {
@@ -140,21 +152,23 @@ final class Worker: @unchecked Sendable {
 
     /// Picks a backend not already tried: failover decides the tier (DESIGN §3), the cluster's
     /// algorithm the backend within it. Nil means no capacity (503).
-    func pickBackend(_ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64) -> Int? {
+    /// `respectLimits: false` asks whether a backend would be available but for `limits`.
+    func pickBackend(_ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64, respectLimits: Bool = true) -> Int? {
+        let limit = respectLimits ? c.perWorkerBackendLimit : .max
         guard c.healthChecked || shared.registry.hasAdminOverrides else {
-            return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false)
+            return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false, limit: limit)
         }
         let share = tierShare(c)
         if share.allDown {
             guard c.config.failover.whenAllDown == .failOpen else { return nil }
-            return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false)
+            return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false, limit: limit)
         }
         var tier = ClusterRuntime.primary
         if share.standby > 0 && (share.standby >= 1 || Double(random.next() >> 11) * 0x1p-53 < share.standby) {
             tier = ClusterRuntime.standby
         }
-        if let i = pick(c, tier: tier, tried: tried, hashKey: hashKey, checkHealth: true) { return i }
-        return pick(c, tier: 1 - tier, tried: tried, hashKey: hashKey, checkHealth: true)
+        if let i = pick(c, tier: tier, tried: tried, hashKey: hashKey, checkHealth: true, limit: limit) { return i }
+        return pick(c, tier: 1 - tier, tried: tried, hashKey: hashKey, checkHealth: true, limit: limit)
     }
 
     func tierShare(_ c: ClusterRuntime) -> TierShare {
@@ -170,7 +184,7 @@ final class Worker: @unchecked Sendable {
     /// One tier, by the cluster's algorithm. The eligibility tests are written inline: a closure
     /// kept in a local variable would escape and cost a heap allocation per request.
     @inline(__always)
-    func pick(_ c: ClusterRuntime, tier: Int, tried: [Int], hashKey: UInt64, checkHealth: Bool) -> Int? {
+    func pick(_ c: ClusterRuntime, tier: Int, tried: [Int], hashKey: UInt64, checkHealth: Bool, limit: Int) -> Int? {
         let t = c.tiers[tier]
         switch c.balance {
         case .roundRobin:
@@ -178,25 +192,36 @@ final class Worker: @unchecked Sendable {
                 // The exchange started on an older snapshot: plain scan of its own backends.
                 return c.backends.indices.first {
                     t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                        && (limit == .max || active[c.backends[$0].id] < limit)
                 }
             }
-            if tried.isEmpty && !checkHealth { return balancers[c.index][tier].next() }
+            if tried.isEmpty && !checkHealth && limit == .max { return balancers[c.index][tier].next() }
             return balancers[c.index][tier].next {
                 t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                    && (limit == .max || active[c.backends[$0].id] < limit)
             }
         case .random:
             return t.random.pick(
-                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable) },
+                where: {
+                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                        && (limit == .max || active[c.backends[$0].id] < limit)
+                },
                 random: { random.next() })
         case .leastRequest:
             return t.leastRequest.pick(
                 active: { active[c.backends[$0].id] },
-                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable) },
+                where: {
+                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                        && (limit == .max || active[c.backends[$0].id] < limit)
+                },
                 random: { random.next() })
         case .hash:
             return t.maglev?.pick(
                 key: hashKey,
-                where: { t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable) })
+                where: {
+                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                        && (limit == .max || active[c.backends[$0].id] < limit)
+                })
         }
     }
 
