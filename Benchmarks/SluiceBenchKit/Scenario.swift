@@ -22,7 +22,7 @@ public struct Scenario: Sendable, Codable {
     public var spikeSeconds = 5
     public var recoverySeconds = 8
     /// Keep-alive connections the load generator keeps open.
-    public var connections = 128
+    public var connections = 1000
     /// Closed loop: each connection sends its next request as soon as the last is answered
     /// (maximum throughput); open loop (default): arrivals at the offered rate, latency from
     /// each request's intended send time (no coordinated omission).

@@ -44,7 +44,7 @@ struct SluiceBench: ParsableCommand {
     var recovery: Int = 8
 
     @Option(help: "Keep-alive client connections.")
-    var connections: Int = 128
+    var connections: Int = 1000
 
     @Flag(help: "Closed loop (maximum throughput: each connection sends again when answered) instead of open loop.")
     var closedLoop = false
