@@ -17,6 +17,11 @@ final class BackendHealth: @unchecked Sendable {
     let failures = Atomic<Int>(0)
     /// Touched only by this backend's checker thread.
     var counter: HealthCounter
+    /// Outlier detection (passive health): failures in a row seen by any worker, the monotonic
+    /// time an ejection ends, and how many ejections so far (each one lasts twice as long).
+    let consecutiveFailures = Atomic<Int>(0)
+    let ejectedUntil = Atomic<UInt64>(0)
+    let ejections = Atomic<Int>(0)
 
     init(healthy: Bool, rise: Int, fall: Int) {
         flag = Atomic(healthy)
@@ -35,6 +40,13 @@ final class BackendHealth: @unchecked Sendable {
     /// Healthy and not drained or disabled: may take new requests.
     @inline(__always)
     var isAvailable: Bool { flag.load(ordering: .relaxed) && admin.load(ordering: .relaxed) == 0 }
+
+    /// Available and not ejected at monotonic time `now`.
+    @inline(__always)
+    func isAvailable(at now: UInt64) -> Bool { isAvailable && ejectedUntil.load(ordering: .relaxed) <= now }
+
+    @inline(__always)
+    func isEjected(at now: UInt64) -> Bool { ejectedUntil.load(ordering: .relaxed) > now }
 }
 
 /// Backend identities and health that outlive snapshots: the same cluster, name and address
@@ -51,6 +63,8 @@ final class BackendRegistry: @unchecked Sendable {
     let generation = Atomic<UInt64>(0)
     /// Backends drained or disabled through the admin API right now (workers filter only then).
     let adminOverrides = Atomic<Int>(0)
+    /// Ejections made so far: while any may be running, workers refresh failover shares by time.
+    let ejectionsMade = Atomic<Int>(0)
     let logger: Logger
 
     init(logger: Logger) { self.logger = logger }

@@ -182,6 +182,7 @@ extension ClientSession {
         upstreamStartedAt = worker.loop.now
         guard let up = worker.upstreamConnection(to: be, fresh: replays > 0) else {
             worker.stats.connectFailures &+= 1
+            noteBackendFailure()
             failExchange(502, "backend refused the connection")
             return
         }

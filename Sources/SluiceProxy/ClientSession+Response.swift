@@ -9,6 +9,7 @@ extension ClientSession {
         var progress = false
         if up.failed && !up.connected {
             worker.stats.connectFailures &+= 1
+            noteBackendFailure()
             failExchange(502, "backend refused the connection")
             return true
         }
@@ -96,6 +97,7 @@ extension ClientSession {
             return
         }
         worker.stats.upstreamResets &+= 1
+        noteBackendFailure()
         failExchange(502, nothingReceived ? "backend closed the connection before answering" : "incomplete response head")
     }
 
@@ -124,6 +126,7 @@ extension ClientSession {
             return
         }
         status = s
+        if let c = cluster, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: s < 500) }
         responseFraming = response.framing(requestMethod: method)
         upstreamReusable = !response.close
         switch responseFraming {
@@ -278,6 +281,11 @@ extension ClientSession {
             phase = .closing
             setDeadline(5_000_000_000)
         }
+    }
+
+    /// Counts a connect failure, reset or timeout against the current backend (outlier detection).
+    func noteBackendFailure() {
+        if let c = cluster, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: false) }
     }
 
     /// Something failed before or during the exchange: answer `status` if nothing was sent yet.

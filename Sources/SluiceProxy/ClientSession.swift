@@ -313,8 +313,10 @@ final class ClientSession: EventHandler, TimerTarget {
                 shed(.queueTimeout)
             } else if let up = upstream, !up.connected {
                 worker.stats.connectFailures &+= 1
+                noteBackendFailure()
                 failExchange(502, "backend connect timeout")
             } else if responsePhase == .awaitingHead && requestDone {
+                noteBackendFailure()
                 failExchange(504, "backend did not answer in time")
             } else if !requestDone && responsePhase == .awaitingHead {
                 // The client stalled mid-body, or the backend stopped reading it.

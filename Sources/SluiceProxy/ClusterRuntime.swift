@@ -39,6 +39,9 @@ final class ClusterRuntime: Sendable {
     /// Health can take backends out (health checks configured).
     let healthChecked: Bool
     let hasStandby: Bool
+    let outlier: OutlierPolicy?
+    /// Backends can leave rotation (health checks or outlier detection): picks must filter.
+    var filtered: Bool { healthChecked || outlier != nil }
     /// `limits` split per worker (each worker enforces its share without sharing state, as
     /// nginx's `max_conns` does without a zone): requests at once per backend, waiters.
     let perWorkerBackendLimit: Int
@@ -74,6 +77,11 @@ final class ClusterRuntime: Sendable {
         ]
         healthChecked = c.healthCheck != nil
         hasStandby = !c.standby.isEmpty
+        outlier = c.outlierDetection.map {
+            OutlierPolicy(
+                consecutiveFailures: $0.consecutiveFailures, baseEjection: $0.baseEjection, maxEjection: $0.maxEjection,
+                maxEjectedShare: $0.maxEjected)
+        }
         if let l = c.limits {
             let w = max(1, workers)
             perWorkerBackendLimit = max(1, (l.maxRequestsPerBackend + w - 1) / w)
@@ -95,11 +103,11 @@ final class ClusterRuntime: Sendable {
         }
     }
 
-    /// The failover split now: from the backends' health (one atomic load each).
-    func tierShare() -> TierShare {
+    /// The failover split at monotonic time `now`: from the backends' health (atomic loads).
+    func tierShare(now: UInt64) -> TierShare {
         var healthyPrimary = 0
         var standbyUp = false
-        for (i, b) in backends.enumerated() where b.health.isAvailable {
+        for (i, b) in backends.enumerated() where b.health.isAvailable(at: now) {
             if b.isStandby {
                 if tiers[Self.standby].weights[i] > 0 { standbyUp = true }
             } else {

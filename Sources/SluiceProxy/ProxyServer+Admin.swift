@@ -1,5 +1,6 @@
 import Foundation
 import SluiceConfig
+import SluiceSystem
 
 /// What one worker reports to the admin plane (gathered on its own thread).
 struct WorkerReport {
@@ -52,7 +53,9 @@ extension ProxyServer {
         switch b.health.adminState {
         case .disabled: return "disabled"
         case .draining: return "draining"
-        case .active: return b.health.isHealthy ? "healthy" : "unhealthy"
+        case .active:
+            if !b.health.isHealthy { return "unhealthy" }
+            return b.health.isEjected(at: Clock.monotonicNanos()) ? "ejected" : "healthy"
         }
     }
 
@@ -77,7 +80,7 @@ extension ProxyServer {
             ]
         }
         let clusters: [[String: Any]] = snap.clusters.map { c in
-            let share = c.tierShare()
+            let share = c.tierShare(now: Clock.monotonicNanos())
             let backends: [[String: Any]] = c.backends.map { b in
                 let active = reports.reduce(0) { $0 + (b.id < $1.active.count ? $1.active[b.id] : 0) }
                 var requests = 0
@@ -86,8 +89,9 @@ extension ProxyServer {
                 }
                 return [
                     "name": b.name, "address": b.address.description, "tier": b.isStandby ? "standby" : "primary",
-                    "weight": b.weight, "effective_weight": b.health.isAvailable ? b.weight : 0, "state": Self.state(b),
-                    "active_requests": active, "requests_total": requests, "ejections": 0,
+                    "weight": b.weight, "effective_weight": b.health.isAvailable(at: Clock.monotonicNanos()) ? b.weight : 0,
+                    "state": Self.state(b),
+                    "active_requests": active, "requests_total": requests, "ejections": b.health.ejections.load(ordering: .relaxed),
                     "health_checks": [
                         "passed": b.health.passes.load(ordering: .relaxed), "failed": b.health.failures.load(ordering: .relaxed),
                     ],
@@ -199,9 +203,16 @@ extension ProxyServer {
                 out += "sluice_health_checks_total{\(labels),result=\"fail\"} \(b.health.failures.load(ordering: .relaxed))\n"
             }
         }
+        family("outlier_ejections_total", "counter", "Outlier ejections, by backend.")
+        for c in snap.clusters where c.outlier != nil {
+            for b in c.backends {
+                out +=
+                    "sluice_outlier_ejections_total{cluster=\"\(esc(c.name))\",backend=\"\(esc(b.name))\"} \(b.health.ejections.load(ordering: .relaxed))\n"
+            }
+        }
         family("failover_standby_share", "gauge", "Share of new requests sent to the standby tier (0 to 1).")
         for c in snap.clusters {
-            out += "sluice_failover_standby_share{cluster=\"\(esc(c.name))\"} \(c.tierShare().standby)\n"
+            out += "sluice_failover_standby_share{cluster=\"\(esc(c.name))\"} \(c.tierShare(now: Clock.monotonicNanos()).standby)\n"
         }
         family("queue_depth", "gauge", "Requests waiting for a backend slot (limits), by cluster.")
         for c in snap.clusters {

@@ -43,6 +43,7 @@ final class Worker: @unchecked Sendable {
     /// Failover split per cluster, recomputed when the registry's health generation moves.
     var shares: [TierShare] = []
     var sharesGeneration: UInt64 = .max
+    var sharesValidUntil: UInt64 = 0
     var checkers: [HealthChecker] = []
     /// Waiting rooms per cluster (`limits`), and shed counts per cluster and reason.
     var queues: [AdmissionQueue] = []
@@ -155,7 +156,7 @@ final class Worker: @unchecked Sendable {
     /// `respectLimits: false` asks whether a backend would be available but for `limits`.
     func pickBackend(_ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64, respectLimits: Bool = true) -> Int? {
         let limit = respectLimits ? c.perWorkerBackendLimit : .max
-        guard c.healthChecked || shared.registry.hasAdminOverrides else {
+        guard c.filtered || shared.registry.hasAdminOverrides else {
             return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false, limit: limit)
         }
         let share = tierShare(c)
@@ -173,12 +174,50 @@ final class Worker: @unchecked Sendable {
 
     func tierShare(_ c: ClusterRuntime) -> TierShare {
         let g = shared.registry.currentGeneration
-        if g != sharesGeneration || shares.count != snapshot.clusters.count {
-            shares = snapshot.clusters.map { $0.tierShare() }
+        let now = loop.now
+        // Ejections end by the clock, not by an event: while any were made, refresh every 100 ms.
+        let timed = shared.registry.ejectionsMade.load(ordering: .relaxed) > 0 && now >= sharesValidUntil
+        if g != sharesGeneration || shares.count != snapshot.clusters.count || timed {
+            shares = snapshot.clusters.map { $0.tierShare(now: now) }
             sharesGeneration = g
+            sharesValidUntil = now &+ 100_000_000
         }
-        guard c.index < shares.count, snapshot.clusters[c.index] === c else { return c.tierShare() }
+        guard c.index < shares.count, snapshot.clusters[c.index] === c else { return c.tierShare(now: now) }
         return shares[c.index]
+    }
+
+    /// Passive health: one request's outcome at `b` (DESIGN §2 outlier_detection: connect
+    /// failures, resets, response timeouts and any 5xx count as failures).
+    func recordOutcome(_ c: ClusterRuntime, _ b: BackendRuntime, success: Bool) {
+        guard let policy = c.outlier else { return }
+        let h = b.health
+        if success {
+            if h.consecutiveFailures.load(ordering: .relaxed) != 0 { h.consecutiveFailures.store(0, ordering: .relaxed) }
+            return
+        }
+        let n = h.consecutiveFailures.wrappingAdd(1, ordering: .relaxed).newValue
+        // The worker that resets the count from the threshold is the one that ejects.
+        guard n >= policy.consecutiveFailures,
+            h.consecutiveFailures.compareExchange(expected: n, desired: 0, ordering: .relaxed).exchanged
+        else { return }
+        let now = loop.now
+        let tier = c.backends.filter { $0.isStandby == b.isStandby }
+        let ejected = tier.filter { $0.health.isEjected(at: now) }.count
+        guard policy.mayEject(alreadyEjected: ejected, tierSize: tier.count) else {
+            shared.logger.warning(
+                "outlier not ejected: max_ejected reached", metadata: ["cluster": "\(c.name)", "backend": "\(b.name)"])
+            return
+        }
+        let previous = h.ejections.wrappingAdd(1, ordering: .relaxed).oldValue
+        let duration = policy.ejectionTime(previousEjections: previous)
+        h.ejectedUntil.store(now &+ duration, ordering: .relaxed)
+        shared.registry.ejectionsMade.wrappingAdd(1, ordering: .relaxed)
+        shared.registry.healthChanged()
+        shared.logger.notice(
+            "backend ejected",
+            metadata: [
+                "cluster": "\(c.name)", "backend": "\(b.name)", "failures": "\(n)", "seconds": "\(Double(duration) / 1e9)",
+            ])
     }
 
     /// One tier, by the cluster's algorithm. The eligibility tests are written inline: a closure
@@ -186,24 +225,25 @@ final class Worker: @unchecked Sendable {
     @inline(__always)
     func pick(_ c: ClusterRuntime, tier: Int, tried: [Int], hashKey: UInt64, checkHealth: Bool, limit: Int) -> Int? {
         let t = c.tiers[tier]
+        let now = loop.now
         switch c.balance {
         case .roundRobin:
             guard c.index < snapshot.clusters.count, snapshot.clusters[c.index] === c else {
                 // The exchange started on an older snapshot: plain scan of its own backends.
                 return c.backends.indices.first {
-                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
                         && (limit == .max || active[c.backends[$0].id] < limit)
                 }
             }
             if tried.isEmpty && !checkHealth && limit == .max { return balancers[c.index][tier].next() }
             return balancers[c.index][tier].next {
-                t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
                     && (limit == .max || active[c.backends[$0].id] < limit)
             }
         case .random:
             return t.random.pick(
                 where: {
-                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
                         && (limit == .max || active[c.backends[$0].id] < limit)
                 },
                 random: { random.next() })
@@ -211,7 +251,7 @@ final class Worker: @unchecked Sendable {
             return t.leastRequest.pick(
                 active: { active[c.backends[$0].id] },
                 where: {
-                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
                         && (limit == .max || active[c.backends[$0].id] < limit)
                 },
                 random: { random.next() })
@@ -219,7 +259,7 @@ final class Worker: @unchecked Sendable {
             return t.maglev?.pick(
                 key: hashKey,
                 where: {
-                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable)
+                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
                         && (limit == .max || active[c.backends[$0].id] < limit)
                 })
         }

@@ -94,3 +94,26 @@ import Testing
         #expect(c.standing)
     }
 }
+
+@Suite struct OutlierPolicyTests {
+    let s: UInt64 = 1_000_000_000
+
+    @Test func ejectionTimeDoublesAndIsCapped() {
+        let p = OutlierPolicy(consecutiveFailures: 5, baseEjection: 10 * s, maxEjection: 300 * s, maxEjectedShare: 0.5)
+        #expect(p.ejectionTime(previousEjections: 0) == 10 * s)
+        #expect(p.ejectionTime(previousEjections: 1) == 20 * s)
+        #expect(p.ejectionTime(previousEjections: 4) == 160 * s)
+        #expect(p.ejectionTime(previousEjections: 5) == 300 * s)
+        #expect(p.ejectionTime(previousEjections: 60) == 300 * s)
+    }
+
+    @Test func neverEjectsMoreThanTheShareOfATier() {
+        let p = OutlierPolicy(consecutiveFailures: 5, baseEjection: s, maxEjection: 10 * s, maxEjectedShare: 0.5)
+        #expect(p.mayEject(alreadyEjected: 0, tierSize: 4))
+        #expect(p.mayEject(alreadyEjected: 1, tierSize: 4))
+        #expect(!p.mayEject(alreadyEjected: 2, tierSize: 4))
+        #expect(p.mayEject(alreadyEjected: 0, tierSize: 3))
+        #expect(!p.mayEject(alreadyEjected: 1, tierSize: 3))
+        #expect(!p.mayEject(alreadyEjected: 0, tierSize: 1))
+    }
+}
