@@ -67,6 +67,7 @@ extension ClientSession {
         bytesSent = 0
         tried.removeAll(keepingCapacity: true)
         replays = 0
+        retriesUsed = 0
         responseStarted = false
         cluster = nil
         backend = nil
@@ -183,7 +184,7 @@ extension ClientSession {
         guard let up = worker.upstreamConnection(to: be, fresh: replays > 0) else {
             worker.stats.connectFailures &+= 1
             noteBackendFailure()
-            failExchange(502, "backend refused the connection")
+            if !retry(.connectFailure) { failExchange(502, "backend refused the connection") }
             return
         }
         attach(up)
@@ -273,6 +274,14 @@ extension ClientSession {
     func attach(_ up: UpstreamConnection) {
         upstream = up
         up.session = self
+        if let carry = carriedOutput {
+            // A connect-failure retry: what the failed backend never received goes to this one.
+            carriedOutput = nil
+            if let fresh = up.outBuf { worker.buffers.release(fresh) }
+            up.outBuf = carry
+            setDeadline(up.connected ? worker.activeTimeout(self) : cluster!.connectTimeout)
+            return
+        }
         let out = up.ensureOut()
         if head.hostIndex < 0 && !head.isAbsoluteForm {
             // HTTP/1.0 without Host: HTTP/1.1 upstream needs one; name the backend.

@@ -10,7 +10,7 @@ extension ClientSession {
         if up.failed && !up.connected {
             worker.stats.connectFailures &+= 1
             noteBackendFailure()
-            failExchange(502, "backend refused the connection")
+            if !retry(.connectFailure) { failExchange(502, "backend refused the connection") }
             return true
         }
         if !requestDone && pumpRequestBody(up) { progress = true }
@@ -98,6 +98,7 @@ extension ClientSession {
         }
         worker.stats.upstreamResets &+= 1
         noteBackendFailure()
+        if nothingReceived && retry(.resetBeforeResponse) { return }
         failExchange(502, nothingReceived ? "backend closed the connection before answering" : "incomplete response head")
     }
 
@@ -127,6 +128,12 @@ extension ClientSession {
         }
         status = s
         if let c = cluster, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: s < 500) }
+        if s >= 500, cluster?.config.retries != nil {
+            // Not forwarded: the answer is dropped with its connection and another backend tried.
+            status = 0
+            if retry(.status, status: s) { return }
+            status = s
+        }
         responseFraming = response.framing(requestMethod: method)
         upstreamReusable = !response.close
         switch responseFraming {
@@ -261,6 +268,7 @@ extension ClientSession {
     /// The response is complete: return the backend connection when clean, log, go on.
     func finishExchange() {
         releaseBackendSlot()
+        endRetryAccounting()
         if let up = upstream {
             upstream = nil
             up.session = nil
@@ -290,6 +298,7 @@ extension ClientSession {
 
     /// Something failed before or during the exchange: answer `status` if nothing was sent yet.
     func failExchange(_ status: Int, _ reason: StaticString) {
+        endRetryAccounting()
         if responseStarted {
             abort()
             return

@@ -81,6 +81,11 @@ final class ClientSession: EventHandler, TimerTarget {
     var upstreamFirstByteAt: UInt64 = 0
     var tried: [Int] = []
     var replays = 0
+    /// Retries made for this request, whether it counts in the worker's retry budget, and the
+    /// unsent bytes a connect-failure retry carries to the next backend.
+    var retriesUsed = 0
+    var retryCounted = false
+    var carriedOutput: ByteBuffer?
     /// When this request joined its cluster's queue (0: not queued).
     var queuedAt: UInt64 = 0
     /// Backend id counted in the worker's `active` for this exchange, or -1.
@@ -270,6 +275,10 @@ final class ClientSession: EventHandler, TimerTarget {
 
     func closeUpstream() {
         releaseBackendSlot()
+        if let b = carriedOutput, upstream == nil {
+            carriedOutput = nil
+            worker.buffers.release(b)
+        }
         if let up = upstream {
             upstream = nil
             up.close()
@@ -314,10 +323,10 @@ final class ClientSession: EventHandler, TimerTarget {
             } else if let up = upstream, !up.connected {
                 worker.stats.connectFailures &+= 1
                 noteBackendFailure()
-                failExchange(502, "backend connect timeout")
+                if !retry(.connectFailure) { failExchange(502, "backend connect timeout") }
             } else if responsePhase == .awaitingHead && requestDone {
                 noteBackendFailure()
-                failExchange(504, "backend did not answer in time")
+                if !retry(.status, status: 504) { failExchange(504, "backend did not answer in time") }
             } else if !requestDone && responsePhase == .awaitingHead {
                 // The client stalled mid-body, or the backend stopped reading it.
                 failExchange(408, "request body not received in time")

@@ -11,6 +11,7 @@ struct WorkerReport {
     var connections: [Int]
     var queueDepth: [String: Int]
     var shed: [String: [Int]]
+    var retries: [String: [Int]]
 }
 
 extension ProxyServer {
@@ -34,9 +35,14 @@ extension ProxyServer {
                         shed[c.name] = zip(shed[c.name] ?? Array(repeating: 0, count: ShedReason.allCases.count), w.shedCounts[i]).map(+)
                     }
                 }
+                var retries = w.carriedRetries
+                for (i, c) in w.snapshot.clusters.enumerated() where i < w.retryCounts.count {
+                    retries[c.name] = zip(retries[c.name] ?? Array(repeating: 0, count: RetryReason.allCases.count), w.retryCounts[i]).map(
+                        +)
+                }
                 let r = WorkerReport(
                     active: w.active, backendCodes: w.metrics.backendCodes, requests: t.requests, durations: t.durations,
-                    connections: w.connectionsPerListener, queueDepth: depth, shed: shed)
+                    connections: w.connectionsPerListener, queueDepth: depth, shed: shed, retries: retries)
                 box.lock.lock()
                 box.reports.append(r)
                 box.lock.unlock()
@@ -223,6 +229,13 @@ extension ProxyServer {
             for reason in ShedReason.allCases {
                 let n = reports.reduce(0) { sum, r in sum + (r.shed[c.name].map { $0[reason.rawValue] } ?? 0) }
                 out += "sluice_shed_total{cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\"} \(n)\n"
+            }
+        }
+        family("retries_total", "counter", "Requests tried again on another backend, by cluster and reason.")
+        for c in snap.clusters where c.config.retries != nil {
+            for reason in RetryReason.allCases {
+                let n = reports.reduce(0) { sum, r in sum + (r.retries[c.name].map { $0[reason.rawValue] } ?? 0) }
+                out += "sluice_retries_total{cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\"} \(n)\n"
             }
         }
         family("connections_active", "gauge", "Open client connections, by listener.")

@@ -51,6 +51,10 @@ final class Worker: @unchecked Sendable {
     /// Carried shed counts by cluster name (across reloads).
     var carriedShed: [String: [Int]] = [:]
     var dispatching = false
+    /// Retries in flight and retry counts per cluster (by `RetryReason`), and carried counts by name.
+    var retriesInFlight: [Int] = []
+    var retryCounts: [[Int]] = []
+    var carriedRetries: [String: [Int]] = [:]
     /// Requests in flight per backend id, on this worker (least_request reads it).
     var active: [Int] = []
     var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
@@ -83,6 +87,12 @@ final class Worker: @unchecked Sendable {
                 zip(carriedShed[name] ?? Array(repeating: 0, count: ShedReason.allCases.count), shedCounts[i]).map(+)
         }
         shedCounts = snap.clusters.map { _ in Array(repeating: 0, count: ShedReason.allCases.count) }
+        for (i, name) in metrics.clusters.enumerated() where i < retryCounts.count {
+            carriedRetries[name] = zip(carriedRetries[name] ?? Array(repeating: 0, count: RetryReason.allCases.count), retryCounts[i]).map(
+                +)
+        }
+        retryCounts = snap.clusters.map { _ in Array(repeating: 0, count: RetryReason.allCases.count) }
+        retriesInFlight = snap.clusters.map { _ in 0 }
         flushQueues()
         metrics.reshape(
             listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)

@@ -1,0 +1,81 @@
+import SluiceConfig
+import SluiceSystem
+
+/// Why a request was retried (the `reason` label of `sluice_retries_total`).
+enum RetryReason: Int, CaseIterable {
+    case connectFailure, resetBeforeResponse, status
+
+    var label: String {
+        switch self {
+        case .connectFailure: return "connect_failure"
+        case .resetBeforeResponse: return "reset_before_response"
+        case .status: return "status"
+        }
+    }
+}
+
+extension ClientSession {
+    /// Tries the request again on another backend when the cluster's `retries` allow it
+    /// (DESIGN §2): attempts left, the condition listed in `on`, the retry budget not spent,
+    /// another backend available, and the request safe to resend. A connect failure is always
+    /// safe (nothing was sent; unsent bytes move to the new connection); anything else only for
+    /// idempotent methods whose body was not streamed. Returns false to let the caller answer.
+    func retry(_ reason: RetryReason, status code: Int = 0) -> Bool {
+        guard let c = cluster, let policy = c.config.retries, retriesUsed < policy.attempts, !responseStarted else { return false }
+        let condition: RetryCondition =
+            switch reason {
+            case .connectFailure: .connectFailure
+            case .resetBeforeResponse: .resetBeforeResponse
+            case .status: .status(code)
+            }
+        guard policy.on.contains(condition) else { return false }
+        if reason != .connectFailure {
+            guard method.isIdempotent, requestBody == .none, requestDone else { return false }
+        }
+        guard worker.pickBackend(c, excluding: tried, hashKey: hashKey) != nil, worker.retryBudgetAllows(c, policy) else {
+            return false
+        }
+        var carry: ByteBuffer? = nil
+        if reason == .connectFailure, let up = upstream, let out = up.outBuf, !out.isEmpty {
+            carry = out  // the head and any body bytes: none of it reached the failed backend
+            up.outBuf = nil
+        }
+        closeUpstream()
+        retriesUsed += 1
+        if !retryCounted {
+            retryCounted = true
+            worker.retriesInFlight[c.index] += 1
+        }
+        worker.countRetry(c, reason)
+        responsePhase = .awaitingHead
+        upstreamFirstByteAt = 0
+        carriedOutput = carry
+        connectToBackend()
+        return true
+    }
+
+    /// The exchange ended: it no longer counts against the retry budget.
+    func endRetryAccounting() {
+        guard retryCounted else { return }
+        retryCounted = false
+        if let c = cluster, c.index < worker.retriesInFlight.count, worker.snapshot.clusters[c.index] === c {
+            worker.retriesInFlight[c.index] -= 1
+        }
+    }
+}
+
+extension Worker {
+    /// Retries in flight may add at most `budget` on top of the cluster's requests in flight
+    /// on this worker (with a floor of 3, as Envoy's `min_retry_concurrency`).
+    func retryBudgetAllows(_ c: ClusterRuntime, _ policy: RetryConfig) -> Bool {
+        guard c.index < retriesInFlight.count, snapshot.clusters[c.index] === c else { return false }
+        var inFlight = 0
+        for b in c.backends { inFlight += active[b.id] }
+        return retriesInFlight[c.index] < max(3, Int(policy.budget * Double(inFlight)))
+    }
+
+    func countRetry(_ c: ClusterRuntime, _ reason: RetryReason) {
+        guard c.index < retryCounts.count, snapshot.clusters[c.index] === c else { return }
+        retryCounts[c.index][reason.rawValue] &+= 1
+    }
+}
