@@ -7,7 +7,7 @@ import SluiceSystem
 extension ClientSession {
     /// Head phase: wait for, read and parse the next request head.
     func processHead() -> Bool {
-        let config = worker.snapshot.config
+        let snap = worker.snapshot
         guard let b = inBuf, !b.isEmpty else {
             if clientEOF {
                 close()
@@ -17,22 +17,22 @@ extension ClientSession {
                 close()  // idle keep-alive connection during shutdown
                 return true
             }
-            if readClient(maxBuffer: config.limits.maxRequestHead + 4096) { return true }
+            if readClient(maxBuffer: snap.limits.maxRequestHead + 4096) { return true }
             releaseIdleBuffers()
             return false
         }
         if !headStarted {
             headStarted = true
-            setDeadline(config.timeouts.clientHead)
+            setDeadline(snap.timeouts.clientHead)
         }
-        let limits = RequestLimits(maxHead: config.limits.maxRequestHead)
+        let limits = RequestLimits(maxHead: snap.limits.maxRequestHead)
         switch head.parse(b.readable, limits: limits) {
         case .incomplete:
             if clientEOF {
                 close()
                 return true
             }
-            return readClient(maxBuffer: config.limits.maxRequestHead + 4096)
+            return readClient(maxBuffer: snap.limits.maxRequestHead + 4096)
         case .invalid(let e):
             worker.stats.badRequests &+= 1
             clientIsHTTP11 = true
@@ -123,7 +123,7 @@ extension ClientSession {
         cluster = c
         switch head.framing {
         case .contentLength(let n):
-            if n > snap.config.limits.maxRequestBody {
+            if n > snap.limits.maxRequestBody {
                 sendError(413, "request body too large")
                 return
             }
@@ -384,7 +384,7 @@ extension ClientSession {
     /// Moves request body bytes from the client to the backend, re-framed, within the high-water mark.
     func pumpRequestBody(_ up: UpstreamConnection) -> Bool {
         var progress = false
-        let limit = snapshot!.config.limits.maxRequestBody
+        let limit = snapshot!.limits.maxRequestBody
         while !requestDone {
             let out = up.ensureOut()
             if out.readableCount >= Self.highWater { break }

@@ -30,7 +30,7 @@ extension ClientSession {
             case .awaitingHead:
                 if let b = up.inBuf, !b.isEmpty {
                     if upstreamFirstByteAt == 0 { upstreamFirstByteAt = worker.loop.now }
-                    switch response.parse(b.readable, maxHead: snapshot!.config.limits.maxRequestHead) {
+                    switch response.parse(b.readable, maxHead: snapshot!.limits.maxRequestHead) {
                     case .complete(let length):
                         handleResponseHead(up, length)
                         progress = true
@@ -117,7 +117,7 @@ extension ClientSession {
             responseStarted = true
             phase = .tunnel
             logExchange(aborted: false)
-            setDeadline(snapshot!.config.timeouts.clientIdle)
+            setDeadline(snapshot!.timeouts.clientIdle)
             return
         }
         if s < 200 {
@@ -128,7 +128,7 @@ extension ClientSession {
         }
         status = s
         if let c = cluster, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: s < 500) }
-        if s >= 500, cluster?.config.retries != nil {
+        if s >= 500, cluster?.retries != nil {
             // Not forwarded: the answer is dropped with its connection and another backend tried.
             status = 0
             if retry(.status, status: s) { return }
@@ -284,7 +284,7 @@ extension ClientSession {
         snapshot = nil
         if requestDone && keepAlive && !worker.draining {
             phase = .head
-            setDeadline(worker.snapshot.config.timeouts.clientIdle)
+            setDeadline(worker.snapshot.timeouts.clientIdle)
         } else {
             phase = .closing
             setDeadline(5_000_000_000)
@@ -373,7 +373,7 @@ extension ClientSession {
         } else if !up.hasInput && up.fill() {
             progress = true
         }
-        if progress { setDeadline(snapshot?.config.timeouts.clientIdle ?? 60_000_000_000) }
+        if progress { setDeadline(snapshot?.timeouts.clientIdle ?? 60_000_000_000) }
         let clientDone = clientEOF && (inBuf?.isEmpty ?? true) && up.pendingOut == 0
         let upstreamDone = (up.eof || up.failed) && !up.hasInput && pendingOut == 0
         if clientDone || upstreamDone {

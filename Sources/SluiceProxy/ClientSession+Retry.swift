@@ -21,7 +21,7 @@ extension ClientSession {
     /// safe (nothing was sent; unsent bytes move to the new connection); anything else only for
     /// idempotent methods whose body was not streamed. Returns false to let the caller answer.
     func retry(_ reason: RetryReason, status code: Int = 0) -> Bool {
-        guard let c = cluster, let policy = c.config.retries, retriesUsed < policy.attempts, !responseStarted else { return false }
+        guard let c = cluster, let policy = c.retries, retriesUsed < policy.attempts, !responseStarted else { return false }
         let condition: RetryCondition =
             switch reason {
             case .connectFailure: .connectFailure

@@ -102,7 +102,7 @@ final class ClientSession: EventHandler, TimerTarget {
         self.listenerIndex = listenerIndex
         self.listenerName = listenerName
         tried.reserveCapacity(4)
-        deadline = worker.loop.now &+ worker.snapshot.config.timeouts.clientHead
+        deadline = worker.loop.now &+ worker.snapshot.timeouts.clientHead
     }
 
     // MARK: events

@@ -40,6 +40,7 @@ final class ClusterRuntime: Sendable {
     let healthChecked: Bool
     let hasStandby: Bool
     let outlier: OutlierPolicy?
+    let retries: RetryConfig?
     /// Backends can leave rotation (health checks or outlier detection): picks must filter.
     var filtered: Bool { healthChecked || outlier != nil }
     /// `limits` split per worker (each worker enforces its share without sharing state, as
@@ -77,6 +78,7 @@ final class ClusterRuntime: Sendable {
         ]
         healthChecked = c.healthCheck != nil
         hasStandby = !c.standby.isEmpty
+        retries = c.retries
         outlier = c.outlierDetection.map {
             OutlierPolicy(
                 consecutiveFailures: $0.consecutiveFailures, baseEjection: $0.baseEjection, maxEjection: $0.maxEjection,

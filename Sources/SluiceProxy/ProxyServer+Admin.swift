@@ -232,7 +232,7 @@ extension ProxyServer {
             }
         }
         family("retries_total", "counter", "Requests tried again on another backend, by cluster and reason.")
-        for c in snap.clusters where c.config.retries != nil {
+        for c in snap.clusters where c.retries != nil {
             for reason in RetryReason.allCases {
                 let n = reports.reduce(0) { sum, r in sum + (r.retries[c.name].map { $0[reason.rawValue] } ?? 0) }
                 out += "sluice_retries_total{cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\"} \(n)\n"

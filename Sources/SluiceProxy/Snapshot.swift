@@ -13,10 +13,19 @@ final class Snapshot: Sendable {
     /// One router per listener, in `config.listeners` order.
     let routers: [Router]
     let backendCount: Int
+    /// Copies of the plain-value parts the request path reads, so it never copies `config`
+    /// (a struct of arrays: every copy would retain and release them).
+    let limits: GlobalLimits
+    let timeouts: Timeouts
+    /// Per listener: does it terminate TLS (X-Forwarded-Proto).
+    let listenerTLS: [Bool]
 
     init(config: Config, generation: Int, registry: BackendRegistry) {
         self.config = config
         self.generation = generation
+        limits = config.limits
+        timeouts = config.timeouts
+        listenerTLS = config.listeners.map { $0.tls != nil }
         var cs: [ClusterRuntime] = []
         for (i, c) in config.clusters.enumerated() { cs.append(ClusterRuntime(c, index: i, registry: registry, workers: config.workers)) }
         clusters = cs

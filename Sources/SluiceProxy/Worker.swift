@@ -149,7 +149,7 @@ final class Worker: @unchecked Sendable {
     }
 
     func activeTimeout(_ s: ClientSession) -> UInt64 {
-        s.cluster?.responseTimeout ?? snapshot.config.timeouts.response
+        s.cluster?.responseTimeout ?? snapshot.timeouts.response
     }
 
     // MARK: balancing
@@ -343,7 +343,7 @@ final class Worker: @unchecked Sendable {
     // MARK: request decoration
 
     func isTLS(_ listenerIndex: Int) -> Bool {
-        snapshot.config.listeners.indices.contains(listenerIndex) && snapshot.config.listeners[listenerIndex].tls != nil
+        listenerIndex < snapshot.listenerTLS.count && snapshot.listenerTLS[listenerIndex]
     }
 
     /// A request id unique in this process run: process prefix, worker, counter, in hex.
