@@ -24,6 +24,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSluiceLinux"),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "SluiceTLS", dependencies: ["COpenSSL"]),
         .target(name: "SluiceSystem", dependencies: ["CSluiceLinux"], swiftSettings: hot),
         .target(
             name: "SluiceEventLoop",
@@ -38,7 +40,7 @@ let package = Package(
         .target(
             name: "SluiceProxy",
             dependencies: [
-                "SluiceSystem", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig",
+                "SluiceSystem", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig", "SluiceTLS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hot),

@@ -2,6 +2,7 @@ import SluiceBalancing
 import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem
+import SluiceTLS
 
 /// One client connection and the exchange it is running: the proxy's state machine.
 ///
@@ -15,7 +16,7 @@ import SluiceSystem
 ///    └──bad input / close─────┴──error answer or Connection: close──▶ closing ▶ lingering ▶ closed
 /// ```
 final class ClientSession: EventHandler, TimerTarget {
-    enum Phase { case head, exchange, tunnel, closing, lingering, closed }
+    enum Phase { case handshake, head, exchange, tunnel, closing, lingering, closed }
     enum RequestBody: Equatable { case none, length(Int), chunked }
     enum ResponsePhase { case awaitingHead, body, done }
     /// How the response body is written to the client.
@@ -35,6 +36,8 @@ final class ClientSession: EventHandler, TimerTarget {
     var outBuf: ByteBuffer?
     var readable = false
     var writable = true
+    /// The TLS session of a TLS listener's connection (nil for plain HTTP).
+    var tls: TLSConnection?
     /// EPOLLOUT interest is on (only after a short write, until the socket drains).
     var watchingWrite = false
     var clientEOF = false
@@ -166,6 +169,7 @@ final class ClientSession: EventHandler, TimerTarget {
             while progress && phase != .closed {
                 progress = flushClient()
                 switch phase {
+                case .handshake: if handshake() { progress = true }
                 case .head: if processHead() { progress = true }
                 case .exchange: if pumpExchange() { progress = true }
                 case .tunnel: if pumpTunnel() { progress = true }
@@ -177,6 +181,34 @@ final class ClientSession: EventHandler, TimerTarget {
         } while again && phase != .closed
         driving = false
         if phase != .closed { armTimer() }
+    }
+
+    // MARK: TLS
+
+    /// Handshake phase (TLS listeners): until the session is established, then read heads.
+    func handshake() -> Bool {
+        guard let t = tls else {
+            phase = .head
+            return true
+        }
+        switch t.handshake() {
+        case .done:
+            worker.countHandshake(listenerIndex, ok: true)
+            phase = .head
+            readable = true  // the client's first request may already sit decrypted in OpenSSL
+            setDeadline(worker.snapshot.timeouts.clientHead)
+            return true
+        case .wantRead:
+            readable = false
+            return false
+        case .wantWrite:
+            blockedOnWrite()
+            return false
+        case .closed, .failed:
+            worker.countHandshake(listenerIndex, ok: false)
+            close()
+            return true
+        }
     }
 
     // MARK: client I/O
@@ -209,6 +241,24 @@ final class ClientSession: EventHandler, TimerTarget {
             b.reserve(min(b.capacity, maxBuffer - b.capacity))
         }
         let want = b.writableCount
+        if let t = tls {
+            // OpenSSL may hold decrypted bytes the socket no longer shows: read until it wants more.
+            switch t.read(b.writePointer, want) {
+            case .done(let n):
+                b.writeIndex += n
+            case .wantRead:
+                readable = false
+                return false
+            case .wantWrite:
+                readable = false
+                blockedOnWrite()
+                return false
+            case .closed, .failed:
+                clientEOF = true
+                readable = false
+            }
+            return true
+        }
         do {
             switch try Socket.read(fd, b.writePointer, want) {
             case .done(0):
@@ -232,6 +282,24 @@ final class ClientSession: EventHandler, TimerTarget {
     func flushClient() -> Bool {
         guard writable, let b = outBuf, !b.isEmpty else { return false }
         let want = b.readableCount
+        if let t = tls {
+            switch t.write(b.readPointer, want) {
+            case .done(let n):
+                b.consume(n)
+                if n < want { blockedOnWrite() }
+                if phase == .exchange || phase == .tunnel { setDeadline(worker.activeTimeout(self)) }
+                return true
+            case .wantWrite:
+                blockedOnWrite()
+                return false
+            case .wantRead:
+                writable = false  // renegotiation is off: not expected; the next read event retries
+                return false
+            case .closed, .failed:
+                abort()
+                return true
+            }
+        }
         do {
             switch try Socket.write(fd, b.readPointer, want) {
             case .done(let n):
@@ -289,6 +357,7 @@ final class ClientSession: EventHandler, TimerTarget {
     /// so the answer is not destroyed by a reset (nginx's lingering close).
     func finishClosing() -> Bool {
         guard pendingOut == 0 else { return false }
+        tls?.shutdown()
         Socket.shutdownWrite(fd)
         phase = .lingering
         setDeadline(2_000_000_000)
@@ -333,6 +402,9 @@ final class ClientSession: EventHandler, TimerTarget {
             } else {
                 abort()
             }
+        case .handshake:
+            worker.countHandshake(listenerIndex, ok: false)
+            close()
         case .tunnel, .closing, .lingering:
             close()
         case .closed:

@@ -12,6 +12,7 @@ struct WorkerReport {
     var queueDepth: [String: Int]
     var shed: [String: [Int]]
     var retries: [String: [Int]]
+    var handshakes: [[Int]]
 }
 
 extension ProxyServer {
@@ -42,7 +43,8 @@ extension ProxyServer {
                 }
                 let r = WorkerReport(
                     active: w.active, backendCodes: w.metrics.backendCodes, requests: t.requests, durations: t.durations,
-                    connections: w.connectionsPerListener, queueDepth: depth, shed: shed, retries: retries)
+                    connections: w.connectionsPerListener, queueDepth: depth, shed: shed, retries: retries,
+                    handshakes: w.tlsHandshakes)
                 box.lock.lock()
                 box.reports.append(r)
                 box.lock.unlock()
@@ -236,6 +238,21 @@ extension ProxyServer {
             for reason in RetryReason.allCases {
                 let n = reports.reduce(0) { sum, r in sum + (r.retries[c.name].map { $0[reason.rawValue] } ?? 0) }
                 out += "sluice_retries_total{cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\"} \(n)\n"
+            }
+        }
+        family("tls_handshakes_total", "counter", "TLS handshakes on TLS listeners, by result.")
+        for (i, l) in snap.config.listeners.enumerated() where l.tls != nil {
+            for (k, result) in ["success", "failure"].enumerated() {
+                let n = reports.reduce(0) { $0 + ($1.handshakes.count > i ? $1.handshakes[i][k] : 0) }
+                out += "sluice_tls_handshakes_total{listener=\"\(esc(l.name))\",result=\"\(result)\"} \(n)\n"
+            }
+        }
+        family("tls_certificate_expiry_timestamp_seconds", "gauge", "When each listener certificate expires.")
+        for (i, l) in snap.config.listeners.enumerated() {
+            guard i < snap.tlsContexts.count, let ctx = snap.tlsContexts[i] else { continue }
+            for e in ctx.expiries {
+                out +=
+                    "sluice_tls_certificate_expiry_timestamp_seconds{listener=\"\(esc(l.name))\",name=\"\(esc(e.name))\"} \(e.notAfter)\n"
             }
         }
         family("connections_active", "gauge", "Open client connections, by listener.")

@@ -3,6 +3,7 @@ import Logging
 import SluiceConfig
 import SluiceEventLoop
 import SluiceSystem
+import SluiceTLS
 
 /// The load balancer: worker threads, their listening sockets, and the shared snapshot.
 ///
@@ -28,7 +29,7 @@ public final class ProxyServer: @unchecked Sendable {
     public init(config: Config, logger: Logger) throws {
         self.logger = logger
         registry = BackendRegistry(logger: logger)
-        snapshot = Snapshot(config: config, generation: 1, registry: registry)
+        snapshot = Snapshot(config: config, generation: 1, registry: registry, tls: try Snapshot.loadTLS(config))
         registry.snapshotBuilt()
         let sink = try AccessLogSink(config.accessLog)
         shared = SharedState(maxConnections: config.limits.maxConnections, accessLog: sink, registry: registry, logger: logger)
@@ -90,13 +91,19 @@ public final class ProxyServer: @unchecked Sendable {
         guard config.workers == old.workers else {
             throw ReloadError(message: "workers changed; this version applies that only on restart")
         }
-        publish(config, generation: snapshot.generation + 1)
+        let tls: [TLSServerContext?]
+        do {
+            tls = try Snapshot.loadTLS(config)
+        } catch {
+            throw ReloadError(message: error.message)
+        }
+        publish(config, generation: snapshot.generation + 1, tls: tls)
         logger.info("reloaded", metadata: ["generation": "\(snapshot.generation)", "config": "\(config.path)"])
     }
 
     /// Builds a snapshot of `config` and hands it to every worker. Control thread.
-    func publish(_ config: Config, generation: Int) {
-        let snap = Snapshot(config: config, generation: generation, registry: registry)
+    func publish(_ config: Config, generation: Int, tls: [TLSServerContext?]? = nil) {
+        let snap = Snapshot(config: config, generation: generation, registry: registry, tls: tls ?? snapshot.tlsContexts)
         snapshot = snap
         for w in workers { w.loop.execute { w.apply(snap) } }
     }

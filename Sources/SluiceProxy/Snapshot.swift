@@ -1,6 +1,7 @@
 import SluiceBalancing
 import SluiceConfig
 import SluiceSystem
+import SluiceTLS
 
 /// Everything a request needs from the configuration, immutable and shared.
 ///
@@ -19,13 +20,16 @@ final class Snapshot: Sendable {
     let timeouts: Timeouts
     /// Per listener: does it terminate TLS (X-Forwarded-Proto).
     let listenerTLS: [Bool]
+    /// Per listener: its certificates, loaded (nil for plain HTTP).
+    let tlsContexts: [TLSServerContext?]
 
-    init(config: Config, generation: Int, registry: BackendRegistry) {
+    init(config: Config, generation: Int, registry: BackendRegistry, tls: [TLSServerContext?]) {
         self.config = config
         self.generation = generation
         limits = config.limits
         timeouts = config.timeouts
         listenerTLS = config.listeners.map { $0.tls != nil }
+        tlsContexts = tls
         var cs: [ClusterRuntime] = []
         for (i, c) in config.clusters.enumerated() { cs.append(ClusterRuntime(c, index: i, registry: registry, workers: config.workers)) }
         clusters = cs
@@ -33,5 +37,25 @@ final class Snapshot: Sendable {
         routers = config.listeners.map { l in
             Router(l.routes, clusterIndex: { name in cs.firstIndex { $0.name == name } ?? 0 })
         }
+    }
+}
+
+extension Snapshot {
+    /// Loads every TLS listener's certificates (control thread; file I/O).
+    static func loadTLS(_ config: Config) throws(TLSError) -> [TLSServerContext?] {
+        var out: [TLSServerContext?] = []
+        for l in config.listeners {
+            guard let t = l.tls else {
+                out.append(nil)
+                continue
+            }
+            do {
+                out.append(
+                    try TLSServerContext(certificates: t.certificates.map { ($0.cert, $0.key) }, minVersion: t.minVersion))
+            } catch {
+                throw TLSError(message: "listener \(l.name): \(error.message)")
+            }
+        }
+        return out
     }
 }

@@ -3,6 +3,7 @@ import SluiceBalancing
 import SluiceConfig
 import SluiceEventLoop
 import SluiceSystem
+import SluiceTLS
 import Synchronization
 
 /// Counters a worker keeps for itself (no sharing, no atomics); read by metrics later.
@@ -51,6 +52,8 @@ final class Worker: @unchecked Sendable {
     /// Carried shed counts by cluster name (across reloads).
     var carriedShed: [String: [Int]] = [:]
     var dispatching = false
+    /// TLS handshakes per listener index: [succeeded, failed].
+    var tlsHandshakes: [[Int]] = []
     /// Retries in flight and retry counts per cluster (by `RetryReason`), and carried counts by name.
     var retriesInFlight: [Int] = []
     var retryCounts: [[Int]] = []
@@ -93,6 +96,7 @@ final class Worker: @unchecked Sendable {
         }
         retryCounts = snap.clusters.map { _ in Array(repeating: 0, count: RetryReason.allCases.count) }
         retriesInFlight = snap.clusters.map { _ in 0 }
+        while tlsHandshakes.count < snap.config.listeners.count { tlsHandshakes.append([0, 0]) }
         flushQueues()
         metrics.reshape(
             listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
@@ -121,6 +125,16 @@ final class Worker: @unchecked Sendable {
     func adopt(fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
         let s = ClientSession(
             worker: self, fd: fd, peer: peer, listenerIndex: listener.listenerIndex, listenerName: listener.name)
+        if listener.listenerIndex < snapshot.tlsContexts.count, let ctx = snapshot.tlsContexts[listener.listenerIndex] {
+            guard let t = try? TLSConnection(context: ctx, fd: fd) else {
+                Socket.close(fd)
+                shared.connectionClosed()
+                return
+            }
+            s.tls = t
+            s.phase = .handshake
+            s.deadline = loop.now &+ snapshot.config.listeners[listener.listenerIndex].tls!.handshakeTimeout
+        }
         let i = Int(fd)
         if i >= sessions.count { sessions.append(contentsOf: repeatElement(nil, count: max(i + 1, sessions.count) - sessions.count + 64)) }
         sessions[i] = s
@@ -338,6 +352,10 @@ final class Worker: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    func countHandshake(_ listener: Int, ok: Bool) {
+        if listener < tlsHandshakes.count { tlsHandshakes[listener][ok ? 0 : 1] &+= 1 }
     }
 
     // MARK: request decoration

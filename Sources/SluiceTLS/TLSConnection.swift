@@ -1,0 +1,78 @@
+import COpenSSL
+
+/// What a non-blocking TLS call did.
+public enum TLSResult: Sendable, Equatable {
+    case done(Int)
+    /// Wait until the socket is readable (or writable) and call again.
+    case wantRead
+    case wantWrite
+    /// The peer closed the TLS session (close_notify or EOF).
+    case closed
+    case failed(String)
+}
+
+/// The server end of one TLS connection over a non-blocking socket. Owns its `SSL`.
+///
+/// One thread (the worker's loop). Every call clears OpenSSL's error queue first and reads
+/// it on failure, as the result's text.
+public final class TLSConnection {
+    let ssl: OpaquePointer
+    public private(set) var handshakeDone = false
+
+    public init(context: TLSServerContext, fd: Int32) throws(TLSError) {
+        ERR_clear_error()
+        guard let s = SSL_new(context.defaultContext) else { throw TLSError.fromQueue("SSL_new") }
+        ssl = s
+        SSL_set_fd(ssl, fd)
+        SSL_set_accept_state(ssl)
+    }
+
+    deinit { SSL_free(ssl) }
+
+    /// The negotiated protocol, e.g. "TLSv1.3".
+    public var version: String { String(cString: SSL_get_version(ssl)) }
+
+    public func handshake() -> TLSResult {
+        ERR_clear_error()
+        let rc = SSL_do_handshake(ssl)
+        if rc == 1 {
+            handshakeDone = true
+            return .done(0)
+        }
+        return outcome(rc, "handshake")
+    }
+
+    /// Reads decrypted bytes. Call again until `.wantRead`: OpenSSL may hold more than the socket shows.
+    public func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> TLSResult {
+        ERR_clear_error()
+        let n = SSL_read(ssl, buffer, Int32(min(count, Int(Int32.max))))
+        if n > 0 { return .done(Int(n)) }
+        return outcome(n, "read")
+    }
+
+    public func write(_ buffer: UnsafeRawPointer, _ count: Int) -> TLSResult {
+        ERR_clear_error()
+        let n = SSL_write(ssl, buffer, Int32(min(count, Int(Int32.max))))
+        if n > 0 { return .done(Int(n)) }
+        return outcome(n, "write")
+    }
+
+    /// Sends close_notify (best effort, non-blocking).
+    public func shutdown() {
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+    }
+
+    private func outcome(_ rc: Int32, _ what: String) -> TLSResult {
+        switch SSL_get_error(ssl, rc) {
+        case SSL_ERROR_WANT_READ: return .wantRead
+        case SSL_ERROR_WANT_WRITE: return .wantWrite
+        case SSL_ERROR_ZERO_RETURN: return .closed
+        case SSL_ERROR_SYSCALL:
+            let e = TLSError.fromQueue(what)
+            return e.message == what ? .closed : .failed(e.message)
+        default:
+            return .failed(TLSError.fromQueue(what).message)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Glibc
+import SluiceBackend
+import Testing
+
+/// TLS termination (OpenSSL) with certificates made for the test by the openssl command line;
+/// curl and openssl s_client are the clients.
+@Suite struct TLSTests {
+    static func shell(_ args: [String], input: String = "") throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        let out = Pipe()
+        let inp = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = inp
+        try p.run()
+        inp.fileHandleForWriting.write(Data(input.utf8))
+        try? inp.fileHandleForWriting.close()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A self-signed certificate for `name` in `dir`: (cert, key) paths.
+    static func certificate(_ name: String, in dir: String) throws -> (String, String) {
+        let cert = "\(dir)/\(name).pem"
+        let key = "\(dir)/\(name).key"
+        let (rc, out) = try shell([
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+            "-subj", "/CN=\(name)", "-addext", "subjectAltName=DNS:\(name)",
+        ])
+        #expect(rc == 0, "\(out)")
+        return (cert, key)
+    }
+
+    func proxy(_ b: DemoBackend, dir: String, minVersion: String = "1.2", handshake: String = "10s") throws -> ProxyFixture {
+        let (ca, ka) = try Self.certificate("a.example", in: dir)
+        let (cb, kb) = try Self.certificate("b.example", in: dir)
+        return try ProxyFixture(
+            """
+            workers: 1
+            access_log: { path: off }
+            listeners:
+              - name: secure
+                listen: 127.0.0.1:0
+                tls:
+                  certificates:
+                    - { cert: \(ca), key: \(ka) }
+                    - { cert: \(cb), key: \(kb) }
+                  min_version: "\(minVersion)"
+                  handshake_timeout: \(handshake)
+                routes: [ { cluster: app } ]
+            clusters:
+              - { name: app, backends: [ { address: 127.0.0.1:\(b.port) } ] }
+            """)
+    }
+
+    func tempDir() throws -> String {
+        let d = NSTemporaryDirectory() + "sluice-tls-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @Test func httpsIsTerminatedAndForwardedAsHttpWithTheProtoHeader() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = try backend("app1")
+        let p = try proxy(b, dir: dir)
+        let (rc, out) = try Self.shell(["curl", "-sk", "https://127.0.0.1:\(p.port)/headers"])
+        #expect(rc == 0)
+        #expect(out.contains("X-Forwarded-Proto: https\r\n"))
+        let (rc2, big) = try Self.shell([
+            "curl", "-sk", "-o", "/dev/null", "-w", "%{size_download}", "https://127.0.0.1:\(p.port)/bytes/3000000",
+        ])
+        #expect(rc2 == 0)
+        #expect(big == "3000000")
+    }
+
+    @Test func sniPicksTheCertificateThatNamesTheHostAndTheFirstIsTheDefault() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = try backend("app1")
+        let p = try proxy(b, dir: dir)
+        let (_, named) = try Self.shell(["openssl", "s_client", "-connect", "127.0.0.1:\(p.port)", "-servername", "b.example"])
+        #expect(named.contains("subject=CN = b.example"))
+        let (_, other) = try Self.shell(["openssl", "s_client", "-connect", "127.0.0.1:\(p.port)", "-servername", "c.example"])
+        #expect(other.contains("subject=CN = a.example"))
+    }
+
+    @Test func minVersionRefusesOlderProtocols() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = try backend("app1")
+        let p = try proxy(b, dir: dir, minVersion: "1.3")
+        #expect(try Self.shell(["curl", "-sk", "--tls-max", "1.2", "https://127.0.0.1:\(p.port)/"]).0 != 0)
+        #expect(try Self.shell(["curl", "-sk", "--tlsv1.3", "https://127.0.0.1:\(p.port)/"]).0 == 0)
+    }
+
+    @Test func aSilentOrPlainHttpClientIsDroppedAfterTheHandshakeTimeout() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = try backend("app1")
+        let p = try proxy(b, dir: dir, handshake: "300ms")
+        let silent = try TestClient(port: p.port, timeoutSeconds: 5)
+        let start = Date()
+        #expect(silent.isClosedByServer())
+        #expect(Date().timeIntervalSince(start) < 3)
+        let plain = try TestClient(port: p.port, timeoutSeconds: 5)
+        try plain.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        _ = plain.readToEnd()  // a TLS alert at most, then the close
+        #expect(b.requestsServed == 0)
+    }
+}
