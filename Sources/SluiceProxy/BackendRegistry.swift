@@ -1,6 +1,7 @@
 import Logging
 import SluiceBalancing
 import SluiceConfig
+import SluiceSystem
 import Synchronization
 
 /// A backend's health, shared by the checker that writes it and the workers that read it.
@@ -22,6 +23,8 @@ final class BackendHealth: @unchecked Sendable {
     let consecutiveFailures = Atomic<Int>(0)
     let ejectedUntil = Atomic<UInt64>(0)
     let ejections = Atomic<Int>(0)
+    /// When the backend last (re)joined rotation (monotonic ns; 0: since process start): slow start.
+    let joinedAt = Atomic<UInt64>(0)
 
     init(healthy: Bool, rise: Int, fall: Int) {
         flag = Atomic(healthy)
@@ -47,6 +50,15 @@ final class BackendHealth: @unchecked Sendable {
 
     @inline(__always)
     func isEjected(at now: UInt64) -> Bool { ejectedUntil.load(ordering: .relaxed) > now }
+
+    /// `weight` under slow start at `now`: the later of joining and the end of an ejection counts.
+    @inline(__always)
+    func rampedWeight(_ weight: Int, now: UInt64, slowStart: UInt64) -> Int {
+        guard slowStart > 0 else { return weight }
+        let join = max(joinedAt.load(ordering: .relaxed), ejectedUntil.load(ordering: .relaxed))
+        guard join > 0 else { return weight }  // in rotation since the process started
+        return SlowStart.weight(weight, elapsed: now > join ? now - join : 0, duration: slowStart)
+    }
 }
 
 /// Backend identities and health that outlive snapshots: the same cluster, name and address
@@ -80,6 +92,7 @@ final class BackendRegistry: @unchecked Sendable {
         // At process start every backend counts as healthy; one a reload adds waits for its
         // first passing check when its cluster has a health check.
         let h = BackendHealth(healthy: !initialBuilt || cluster.healthCheck == nil, rise: rise, fall: fall)
+        if initialBuilt { h.joinedAt.store(Clock.monotonicNanos(), ordering: .relaxed) }  // added by a reload
         healths[id] = h
         return (id, h)
     }
@@ -94,6 +107,7 @@ final class BackendRegistry: @unchecked Sendable {
         let was = h.adminState
         guard was != adminState else { return }
         h.set(adminState: adminState)
+        if adminState == .active { h.joinedAt.store(Clock.monotonicNanos(), ordering: .relaxed) }
         if was == .active { adminOverrides.wrappingAdd(1, ordering: .relaxed) }
         if adminState == .active { adminOverrides.wrappingSubtract(1, ordering: .relaxed) }
         healthChanged()

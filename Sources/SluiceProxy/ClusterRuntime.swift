@@ -41,6 +41,7 @@ final class ClusterRuntime: Sendable {
     let hasStandby: Bool
     let outlier: OutlierPolicy?
     let retries: RetryConfig?
+    let slowStart: UInt64
     /// Backends can leave rotation (health checks or outlier detection): picks must filter.
     var filtered: Bool { healthChecked || outlier != nil }
     /// `limits` split per worker (each worker enforces its share without sharing state, as
@@ -79,6 +80,7 @@ final class ClusterRuntime: Sendable {
         healthChecked = c.healthCheck != nil
         hasStandby = !c.standby.isEmpty
         retries = c.retries
+        slowStart = c.slowStart
         outlier = c.outlierDetection.map {
             OutlierPolicy(
                 consecutiveFailures: $0.consecutiveFailures, baseEjection: $0.baseEjection, maxEjection: $0.maxEjection,
@@ -113,7 +115,8 @@ final class ClusterRuntime: Sendable {
             if b.isStandby {
                 if tiers[Self.standby].weights[i] > 0 { standbyUp = true }
             } else {
-                healthyPrimary += tiers[Self.primary].weights[i]
+                // Ramped weight counts: failback from standby is gradual too (DESIGN §2 slow_start).
+                healthyPrimary += b.health.rampedWeight(tiers[Self.primary].weights[i], now: now, slowStart: slowStart)
             }
         }
         return TierShare(

@@ -183,6 +183,7 @@ final class HealthChecker: EventHandler, TimerTarget {
         }
         if let nowHealthy = h.counter.record(pass: pass) {
             h.set(healthy: nowHealthy)
+            if nowHealthy { h.joinedAt.store(worker.loop.now, ordering: .relaxed) }
             worker.shared.registry.healthChanged()
             worker.shared.logger.notice(
                 "backend \(nowHealthy ? "healthy" : "unhealthy")",

@@ -97,7 +97,10 @@ extension ProxyServer {
                 }
                 return [
                     "name": b.name, "address": b.address.description, "tier": b.isStandby ? "standby" : "primary",
-                    "weight": b.weight, "effective_weight": b.health.isAvailable(at: Clock.monotonicNanos()) ? b.weight : 0,
+                    "weight": b.weight,
+                    "effective_weight":
+                        b.health.isAvailable(at: Clock.monotonicNanos())
+                        ? b.health.rampedWeight(b.weight, now: Clock.monotonicNanos(), slowStart: c.slowStart) : 0,
                     "state": Self.state(b),
                     "active_requests": active, "requests_total": requests, "ejections": b.health.ejections.load(ordering: .relaxed),
                     "health_checks": [

@@ -45,6 +45,11 @@ final class Worker: @unchecked Sendable {
     var shares: [TierShare] = []
     var sharesGeneration: UInt64 = .max
     var sharesValidUntil: UInt64 = 0
+    /// Slow start: per cluster, when the ramped weights were last applied, and the per-worker
+    /// random/least-request tables built from them (nil: use the cluster's own).
+    var rampCheckedAt: [UInt64] = []
+    var rampGeneration: [UInt64] = []
+    var rampedTables: [[TierTables]?] = []
     var checkers: [HealthChecker] = []
     /// Waiting rooms per cluster (`limits`), and shed counts per cluster and reason.
     var queues: [AdmissionQueue] = []
@@ -96,6 +101,9 @@ final class Worker: @unchecked Sendable {
         }
         retryCounts = snap.clusters.map { _ in Array(repeating: 0, count: RetryReason.allCases.count) }
         retriesInFlight = snap.clusters.map { _ in 0 }
+        rampCheckedAt = snap.clusters.map { _ in 0 }
+        rampGeneration = snap.clusters.map { _ in .max }
+        rampedTables = snap.clusters.map { _ in nil }
         while tlsHandshakes.count < snap.config.listeners.count { tlsHandshakes.append([0, 0]) }
         flushQueues()
         metrics.reshape(
@@ -180,6 +188,7 @@ final class Worker: @unchecked Sendable {
     /// `respectLimits: false` asks whether a backend would be available but for `limits`.
     func pickBackend(_ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64, respectLimits: Bool = true) -> Int? {
         let limit = respectLimits ? c.perWorkerBackendLimit : .max
+        if c.slowStart > 0 { applyRamp(c) }
         guard c.filtered || shared.registry.hasAdminOverrides else {
             return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false, limit: limit)
         }
@@ -208,6 +217,32 @@ final class Worker: @unchecked Sendable {
         }
         guard c.index < shares.count, snapshot.clusters[c.index] === c else { return c.tierShare(now: now) }
         return shares[c.index]
+    }
+
+    /// Slow start: every 100 ms while a backend of `c` ramps, its weight in this worker's round
+    /// robin and random tables follows `SlowStart` (Maglev keeps full weights: consistent
+    /// hashing should not move keys as weights ramp).
+    func applyRamp(_ c: ClusterRuntime) {
+        guard c.index < rampCheckedAt.count, snapshot.clusters[c.index] === c else { return }
+        let now = loop.now
+        let generation = shared.registry.currentGeneration
+        // A health change (a backend rejoining) applies at once; the ramp itself every 100 ms.
+        guard now &- rampCheckedAt[c.index] >= 100_000_000 || rampGeneration[c.index] != generation else { return }
+        rampCheckedAt[c.index] = now
+        rampGeneration[c.index] = generation
+        var ramping = false
+        var tables: [TierTables] = []
+        for (k, tier) in c.tiers.enumerated() {
+            var weights = tier.weights
+            for i in weights.indices where weights[i] > 0 {
+                let w = c.backends[i].health.rampedWeight(weights[i], now: now, slowStart: c.slowStart)
+                if w != weights[i] { ramping = true }
+                weights[i] = w
+                balancers[c.index][k].setWeight(w, at: i)
+            }
+            tables.append(TierTables(weights: weights, names: [], hash: false))
+        }
+        rampedTables[c.index] = ramping ? tables : nil
     }
 
     /// Passive health: one request's outcome at `b` (DESIGN §2 outlier_detection: connect
@@ -248,7 +283,8 @@ final class Worker: @unchecked Sendable {
     /// kept in a local variable would escape and cost a heap allocation per request.
     @inline(__always)
     func pick(_ c: ClusterRuntime, tier: Int, tried: [Int], hashKey: UInt64, checkHealth: Bool, limit: Int) -> Int? {
-        let t = c.tiers[tier]
+        var t = c.tiers[tier]
+        if c.slowStart > 0, c.index < rampedTables.count, let r = rampedTables[c.index] { t = r[tier] }
         let now = loop.now
         switch c.balance {
         case .roundRobin:
@@ -280,7 +316,7 @@ final class Worker: @unchecked Sendable {
                 },
                 random: { random.next() })
         case .hash:
-            return t.maglev?.pick(
+            return c.tiers[tier].maglev?.pick(
                 key: hashKey,
                 where: {
                     t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))

@@ -117,3 +117,15 @@ import Testing
         #expect(!p.mayEject(alreadyEjected: 0, tierSize: 1))
     }
 }
+
+@Suite struct SlowStartTests {
+    @Test func rampsFromTenPercentToFullWeight() {
+        let s: UInt64 = 1_000_000_000
+        #expect(SlowStart.weight(100, elapsed: 0, duration: 30 * s) == 10)
+        #expect(SlowStart.weight(100, elapsed: 15 * s, duration: 30 * s) == 55)
+        #expect(SlowStart.weight(100, elapsed: 30 * s, duration: 30 * s) == 100)
+        #expect(SlowStart.weight(1, elapsed: 0, duration: 30 * s) == 1)
+        #expect(SlowStart.weight(5, elapsed: 0, duration: 0) == 5)
+        #expect(SlowStart.weight(0, elapsed: 0, duration: 30 * s) == 0)
+    }
+}
