@@ -111,7 +111,7 @@ public enum ConfigLoader {
                     if listeners.contains(where: { $0.name == l.name }) {
                         ctx.error(n, "listener name \"\(l.name)\" is used twice")
                     }
-                    if listeners.contains(where: { $0.address == l.address }) {
+                    if l.address.port != 0, listeners.contains(where: { $0.address == l.address }) {
                         ctx.error(n, "listener address \(l.listenText) is used twice")
                     }
                     listeners.append(l)

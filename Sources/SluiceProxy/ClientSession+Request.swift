@@ -8,6 +8,10 @@ extension ClientSession {
     /// Head phase: wait for, read and parse the next request head.
     func processHead() -> Bool {
         let snap = worker.snapshot
+        if listenerIndex < 0 || listenerIndex >= snap.routers.count {
+            close()  // its listener was removed by a reload: the connection has drained
+            return true
+        }
         guard let b = inBuf, !b.isEmpty else {
             if clientEOF {
                 close()

@@ -29,8 +29,11 @@ final class ClientSession: EventHandler, TimerTarget {
     let peer: SocketAddress
     /// The client's IP as text, formatted once per connection (X-Forwarded-For, access log).
     let clientIP: [UInt8]
-    let listenerIndex: Int
-    let listenerName: String
+    /// The listener that accepted this connection. Its index in the current snapshot can change
+    /// on reload (-1 once a reload removed it: the connection then ends after its request).
+    let listener: ListenerHandler
+    @inline(__always) var listenerIndex: Int { listener.listenerIndex }
+    var listenerName: String { listener.name }
     var phase: Phase = .head
     var inBuf: ByteBuffer?
     var outBuf: ByteBuffer?
@@ -97,13 +100,12 @@ final class ClientSession: EventHandler, TimerTarget {
     /// The client address hashed for `hash_on: client_ip` (0: not computed yet).
     var clientIPHash: UInt64 = 0
 
-    init(worker: Worker, fd: Int32, peer: SocketAddress, listenerIndex: Int, listenerName: String) {
+    init(worker: Worker, fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
         self.worker = worker
         self.fd = fd
         self.peer = peer
         clientIP = Array(peer.host.utf8)
-        self.listenerIndex = listenerIndex
-        self.listenerName = listenerName
+        self.listener = listener
         tried.reserveCapacity(4)
         deadline = worker.loop.now &+ worker.snapshot.timeouts.clientHead
     }

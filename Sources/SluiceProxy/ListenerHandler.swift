@@ -8,17 +8,23 @@ import SluiceSystem
 final class ListenerHandler: EventHandler {
     unowned(unsafe) let worker: Worker
     let fd: Int32
-    let name: String
-    let listenerIndex: Int
+    /// Name and position in the current snapshot; updated by a reload (-1: removed).
+    var name: String
+    var listenerIndex: Int
+    /// The configured address (port 0 as written) and the bound one.
+    let configured: SocketAddress
+    /// Client connections of this listener open on this worker.
+    var connections = 0
     var pending = false
     var stopped = false
     private var peer = SocketAddress(storage: .init(), length: 0)
 
-    init(worker: Worker, fd: Int32, name: String, listenerIndex: Int) {
+    init(worker: Worker, fd: Int32, name: String, listenerIndex: Int, configured: SocketAddress) {
         self.worker = worker
         self.fd = fd
         self.name = name
         self.listenerIndex = listenerIndex
+        self.configured = configured
     }
 
     func handleEvent(_ events: UInt32) {

@@ -8,7 +8,7 @@ struct WorkerReport {
     var backendCodes: [Int]
     var requests: [WorkerMetrics.RequestKey: Int]
     var durations: [String: (buckets: [Int], sum: Double, count: Int)]
-    var connections: [Int]
+    var connections: [String: Int]
     var queueDepth: [String: Int]
     var shed: [String: [Int]]
     var retries: [String: [Int]]
@@ -84,7 +84,7 @@ extension ProxyServer {
         let listeners: [[String: Any]] = snap.config.listeners.enumerated().map { i, l in
             [
                 "name": l.name, "listen": boundAddresses[l.name]?.description ?? l.listenText, "tls": l.tls != nil,
-                "connections_active": reports.reduce(0) { $0 + ($1.connections.count > i ? $1.connections[i] : 0) },
+                "connections_active": reports.reduce(0) { $0 + ($1.connections[l.name] ?? 0) },
             ]
         }
         let clusters: [[String: Any]] = snap.clusters.map { c in
@@ -259,8 +259,8 @@ extension ProxyServer {
             }
         }
         family("connections_active", "gauge", "Open client connections, by listener.")
-        for (i, l) in snap.config.listeners.enumerated() {
-            let n = reports.reduce(0) { $0 + ($1.connections.count > i ? $1.connections[i] : 0) }
+        for l in snap.config.listeners {
+            let n = reports.reduce(0) { $0 + ($1.connections[l.name] ?? 0) }
             out += "sluice_connections_active{listener=\"\(esc(l.name))\"} \(n)\n"
         }
         family("config_reloads_total", "counter", "Configuration reloads, by result.")

@@ -49,7 +49,7 @@ public final class ProxyServer: @unchecked Sendable {
             for w in workers {
                 let fd = try Socket.listen(address, reusePort: true)
                 if address.port == 0 { address = try Socket.localAddress(fd) }
-                let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li)
+                let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li, configured: l.address)
                 try w.loop.register(fd, h, events: EventLoop.readable)
                 w.listeners.append(h)
             }
@@ -82,12 +82,6 @@ public final class ProxyServer: @unchecked Sendable {
     /// Control thread. Throws when the new config cannot be applied; the old one keeps serving.
     public func reload(_ config: Config) throws(ReloadError) {
         let old = snapshot.config
-        let same =
-            old.listeners.count == config.listeners.count
-            && zip(old.listeners, config.listeners).allSatisfy { $0.name == $1.name && $0.address == $1.address }
-        guard same else {
-            throw ReloadError(message: "listeners changed (names or addresses); this version applies that only on restart")
-        }
         guard config.workers == old.workers else {
             throw ReloadError(message: "workers changed; this version applies that only on restart")
         }
@@ -97,8 +91,53 @@ public final class ProxyServer: @unchecked Sendable {
         } catch {
             throw ReloadError(message: error.message)
         }
-        publish(config, generation: snapshot.generation + 1, tls: tls)
-        logger.info("reloaded", metadata: ["generation": "\(snapshot.generation)", "config": "\(config.path)"])
+        // Listeners on unchanged addresses keep their sockets (port 0: same name too); new ones
+        // are bound now, before anything changes; removed ones stop accepting and drain.
+        var keep: [ListenerPlan.Keep] = []
+        var added: [(index: Int, listener: ListenerConfig)] = []
+        for (i, l) in config.listeners.enumerated() {
+            if let o = old.listeners.first(where: { $0.address == l.address && ($0.address.port != 0 || $0.name == l.name) }) {
+                keep.append(.init(oldName: o.name, configured: o.address, index: i, name: l.name))
+            } else {
+                added.append((i, l))
+            }
+        }
+        var fds: [[Int32]] = Array(repeating: [], count: workers.count)
+        var bound: [String: SocketAddress] = [:]
+        do {
+            for (_, l) in added {
+                var address = l.address
+                for wi in workers.indices {
+                    let fd = try Socket.listen(address, reusePort: true)
+                    fds[wi].append(fd)
+                    if address.port == 0 { address = try Socket.localAddress(fd) }
+                }
+                bound[l.name] = address
+            }
+        } catch {
+            for list in fds { for fd in list { Socket.close(fd) } }
+            throw ReloadError(message: "cannot open a new listener: \(error)")
+        }
+        let snap = Snapshot(config: config, generation: snapshot.generation + 1, registry: registry, tls: tls)
+        snapshot = snap
+        var addresses: [String: SocketAddress] = [:]
+        for k in keep { if let a = boundAddresses[k.oldName] { addresses[k.name] = a } }
+        for (name, a) in bound { addresses[name] = a }
+        boundAddresses = addresses
+        for (wi, w) in workers.enumerated() {
+            let plan = ListenerPlan(
+                keep: keep,
+                add: zip(added, fds[wi]).map { .init(fd: $1, index: $0.index, name: $0.listener.name, configured: $0.listener.address) })
+            w.loop.execute {
+                w.apply(snap)
+                w.applyListeners(plan)
+            }
+        }
+        for (_, l) in added { logger.info("listening", metadata: ["listener": "\(l.name)", "address": "\(bound[l.name]!)"]) }
+        for l in old.listeners where !keep.contains(where: { $0.oldName == l.name }) {
+            logger.info("listener removed: draining", metadata: ["listener": "\(l.name)"])
+        }
+        logger.info("reloaded", metadata: ["generation": "\(snap.generation)", "config": "\(config.path)"])
     }
 
     /// Builds a snapshot of `config` and hands it to every worker. Control thread.
@@ -176,4 +215,22 @@ public final class ProxyServer: @unchecked Sendable {
 public struct ReloadError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+/// How a reload changes one worker's listening sockets.
+struct ListenerPlan: @unchecked Sendable {
+    struct Keep {
+        let oldName: String
+        let configured: SocketAddress
+        let index: Int
+        let name: String
+    }
+    struct Add {
+        let fd: Int32
+        let index: Int
+        let name: String
+        let configured: SocketAddress
+    }
+    let keep: [Keep]
+    let add: [Add]
 }

@@ -31,8 +31,12 @@ final class Worker: @unchecked Sendable {
     let buffers = BufferPool()
     var stats = WorkerStats()
     var metrics = WorkerMetrics()
-    /// Client connections open per listener index.
-    var connectionsPerListener: [Int] = []
+    /// Client connections open per listener name (for /status and metrics).
+    var connectionsPerListener: [String: Int] {
+        var out: [String: Int] = [:]
+        for l in listeners { out[l.name, default: 0] += l.connections }
+        return out
+    }
     var draining = false
     var listeners: [ListenerHandler] = []
     var sessions: [ClientSession?] = []
@@ -108,9 +112,7 @@ final class Worker: @unchecked Sendable {
         flushQueues()
         metrics.reshape(
             listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
-        if connectionsPerListener.count < snap.config.listeners.count {
-            connectionsPerListener.append(contentsOf: repeatElement(0, count: snap.config.listeners.count - connectionsPerListener.count))
-        }
+
         sharesGeneration = .max
         for ch in checkers { ch.stop() }
         checkers = []
@@ -132,7 +134,7 @@ final class Worker: @unchecked Sendable {
 
     func adopt(fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
         let s = ClientSession(
-            worker: self, fd: fd, peer: peer, listenerIndex: listener.listenerIndex, listenerName: listener.name)
+            worker: self, fd: fd, peer: peer, listener: listener)
         if listener.listenerIndex < snapshot.tlsContexts.count, let ctx = snapshot.tlsContexts[listener.listenerIndex] {
             guard let t = try? TLSConnection(context: ctx, fd: fd) else {
                 Socket.close(fd)
@@ -147,7 +149,7 @@ final class Worker: @unchecked Sendable {
         if i >= sessions.count { sessions.append(contentsOf: repeatElement(nil, count: max(i + 1, sessions.count) - sessions.count + 64)) }
         sessions[i] = s
         sessionCount += 1
-        if listener.listenerIndex < connectionsPerListener.count { connectionsPerListener[listener.listenerIndex] += 1 }
+        listener.connections += 1
         stats.accepted &+= 1
         Socket.setNoDelay(fd)
         do {
@@ -164,7 +166,7 @@ final class Worker: @unchecked Sendable {
         let i = Int(s.fd)
         if i < sessions.count, sessions[i] === s { sessions[i] = nil }
         sessionCount -= 1
-        if s.listenerIndex < connectionsPerListener.count { connectionsPerListener[s.listenerIndex] -= 1 }
+        s.listener.connections -= 1
         shared.connectionClosed()
         for l in listeners where l.pending { l.resume() }
         if draining && sessionCount == 0 { onDrained?() }
@@ -388,6 +390,35 @@ final class Worker: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// A reload's listener changes, on this worker's thread, right after its new snapshot.
+    func applyListeners(_ plan: ListenerPlan) {
+        var next: [ListenerHandler] = []
+        for h in listeners {
+            if let k = plan.keep.first(where: { $0.oldName == h.name && $0.configured == h.configured }) {
+                h.listenerIndex = k.index
+                h.name = k.name
+                next.append(h)
+            } else {
+                // Removed: stop accepting; idle connections close, busy ones end after their answer.
+                h.stop()
+                h.listenerIndex = -1
+                for case let s? in sessions where s.listener === h {
+                    if s.phase == .head && (s.inBuf?.isEmpty ?? true) { s.close() } else { s.keepAlive = false }
+                }
+            }
+        }
+        for a in plan.add {
+            let h = ListenerHandler(worker: self, fd: a.fd, name: a.name, listenerIndex: a.index, configured: a.configured)
+            do {
+                try loop.register(a.fd, h, events: EventLoop.readable)
+                next.append(h)
+            } catch {
+                Socket.close(a.fd)
+            }
+        }
+        listeners = next
     }
 
     func countHandshake(_ listener: Int, ok: Bool) {

@@ -95,3 +95,40 @@ import Testing
         #expect(sluice.waitForExit(timeout: 10) == 0)
     }
 }
+
+@Suite(.serialized) struct ListenerReloadTests {
+    @Test func reloadKeepsUnchangedListenersOpensNewOnesAndDrainsRemovedOnes() throws {
+        let b = try backend("app1")
+        func yaml(_ listeners: [String]) -> String {
+            """
+            workers: 2
+            access_log: { path: off }
+            listeners:
+            \(listeners.map { "  - { name: \($0), listen: 127.0.0.1:0, routes: [ { cluster: app } ] }" }.joined(separator: "\n"))
+            clusters:
+              - { name: app, backends: [ { address: 127.0.0.1:\(b.port) } ] }
+            """
+        }
+        let sluice = try SluiceProcess(yaml: yaml(["keep", "gone"]))
+        let keepPort = try sluice.port(of: "keep")
+        let gonePort = try sluice.port(of: "gone")
+        let kept = try TestClient(port: keepPort)
+        #expect(try kept.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        let draining = try TestClient(port: gonePort)
+        #expect(try draining.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+
+        try ("admin: { listen: 127.0.0.1:0 }\n" + yaml(["keep", "added"])).write(
+            toFile: sluice.configPath, atomically: true, encoding: .utf8)
+        sluice.signal(SIGHUP)
+        let addedPort = try sluice.port(of: "added")
+        // The kept listener's socket and its kept-alive connection carry on.
+        #expect(try kept.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        #expect(try get(keepPort, "/").status == 200)
+        #expect(try get(addedPort, "/").status == 200)
+        // The removed listener accepts nothing new, and its idle connection was closed.
+        #expect(throws: (any Error).self) { _ = try TestClient(port: gonePort) }
+        #expect(draining.isClosedByServer())
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+}
