@@ -13,8 +13,10 @@ final class BackendRuntime: Sendable {
     let id: Int
     /// Health shared across snapshots: written by its checker, read by every worker.
     let health: BackendHealth
+    /// SNI and the name to verify for `upstream_tls`: `server_name`, else the address's host.
+    let serverName: String
 
-    init(_ c: BackendConfig, isStandby: Bool, id: Int, health: BackendHealth) {
+    init(_ c: BackendConfig, isStandby: Bool, id: Int, health: BackendHealth, serverName: String?) {
         name = c.name
         address = c.address
         weight = c.weight
@@ -22,5 +24,6 @@ final class BackendRuntime: Sendable {
         hostHeader = Array(c.addressText.utf8)
         self.id = id
         self.health = health
+        self.serverName = serverName ?? ((try? SocketAddress.split(c.addressText).host) ?? c.addressText)
     }
 }

@@ -185,7 +185,7 @@ extension ClientSession {
         worker.active[be.id] += 1
         countedBackend = be.id
         upstreamStartedAt = worker.loop.now
-        guard let up = worker.upstreamConnection(to: be, fresh: replays > 0) else {
+        guard let up = worker.upstreamConnection(to: be, fresh: replays > 0, tls: c.upstreamTLS) else {
             worker.stats.connectFailures &+= 1
             noteBackendFailure()
             if !retry(.connectFailure) { failExchange(502, "backend refused the connection") }

@@ -1,5 +1,6 @@
 import SluiceBalancing
 import SluiceConfig
+import SluiceTLS
 
 /// The precomputed choice tables of one tier (primary or standby) of a cluster.
 /// Weights are indexed by the cluster's backend index; the other tier's backends weigh 0.
@@ -42,6 +43,8 @@ final class ClusterRuntime: Sendable {
     let outlier: OutlierPolicy?
     let retries: RetryConfig?
     let slowStart: UInt64
+    /// `upstream_tls`: backends are spoken to over TLS with this context.
+    let upstreamTLS: TLSClientContext?
     /// Backends can leave rotation (health checks or outlier detection): picks must filter.
     var filtered: Bool { healthChecked || outlier != nil }
     /// `limits` split per worker (each worker enforces its share without sharing state, as
@@ -53,17 +56,18 @@ final class ClusterRuntime: Sendable {
     let hashHeader: [UInt8]
     let hashCookie: [UInt8]
 
-    init(_ c: ClusterConfig, index: Int, registry: BackendRegistry, workers: Int) {
+    init(_ c: ClusterConfig, index: Int, registry: BackendRegistry, workers: Int, upstreamTLS: TLSClientContext?) {
+        self.upstreamTLS = upstreamTLS
         name = c.name
         self.index = index
         var list: [BackendRuntime] = []
         for b in c.backends {
             let (id, h) = registry.id(c, b)
-            list.append(BackendRuntime(b, isStandby: false, id: id, health: h))
+            list.append(BackendRuntime(b, isStandby: false, id: id, health: h, serverName: c.upstreamTLS?.serverName))
         }
         for b in c.standby {
             let (id, h) = registry.id(c, b)
-            list.append(BackendRuntime(b, isStandby: true, id: id, health: h))
+            list.append(BackendRuntime(b, isStandby: true, id: id, health: h, serverName: c.upstreamTLS?.serverName))
         }
         backends = list
         primaryCount = c.backends.count

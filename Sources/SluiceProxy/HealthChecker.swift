@@ -3,6 +3,7 @@ import SluiceConfig
 import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem
+import SluiceTLS
 
 /// Active checks of one backend, on one worker's loop: non-blocking connect, for `http` a
 /// GET and a strict parse of the answer, all within `timeout`; every `interval` ± `jitter`.
@@ -10,7 +11,7 @@ import SluiceSystem
 /// Loop thread only. Results go through the backend's `HealthCounter` (rise/fall); a change
 /// flips the shared flag, bumps the registry generation and is logged once.
 final class HealthChecker: EventHandler, TimerTarget {
-    enum State { case idle, connecting, reading, stopped }
+    enum State { case idle, connecting, handshaking, reading, stopped }
 
     unowned(unsafe) let worker: Worker
     let backend: BackendRuntime
@@ -22,8 +23,12 @@ final class HealthChecker: EventHandler, TimerTarget {
     var deadline: UInt64 = 0
     let buffer = ByteBuffer(capacity: 4096)
     var response = ResponseHead()
+    /// `upstream_tls` clusters are checked over TLS too.
+    let tlsContext: TLSClientContext?
+    var tls: TLSConnection?
 
-    init(worker: Worker, backend: BackendRuntime, cluster: String, config: HealthCheckConfig) {
+    init(worker: Worker, backend: BackendRuntime, cluster: String, config: HealthCheckConfig, tls: TLSClientContext?) {
+        tlsContext = tls
         self.worker = worker
         self.backend = backend
         self.cluster = cluster
@@ -51,7 +56,7 @@ final class HealthChecker: EventHandler, TimerTarget {
             return
         case .idle:
             if now >= deadline { begin(now) } else { worker.loop.arm(self, at: deadline) }
-        case .connecting, .reading:
+        case .connecting, .handshaking, .reading:
             if now >= deadline { finish(pass: false) } else { worker.loop.arm(self, at: deadline) }
         }
     }
@@ -84,6 +89,8 @@ final class HealthChecker: EventHandler, TimerTarget {
             } else if events & (EventLoop.writable | EventLoop.readable) != 0 {
                 connected()
             }
+        case .handshaking:
+            handshakeStep()
         case .reading:
             readAnswer()
         case .idle, .stopped:
@@ -91,13 +98,48 @@ final class HealthChecker: EventHandler, TimerTarget {
         }
     }
 
+    func handshakeStep() {
+        guard let t = tls else { return }
+        switch t.handshake() {
+        case .done:
+            worker.loop.watchWritable(fd, false)
+            sendRequest()
+        case .wantRead, .wantWrite:
+            break  // registered for both while checking
+        case .closed, .failed:
+            finish(pass: false)
+        }
+    }
+
     func connected() {
+        if let ctx = tlsContext {
+            guard let t = try? TLSConnection(client: ctx, fd: fd, serverName: backend.serverName) else {
+                finish(pass: false)
+                return
+            }
+            tls = t
+            state = .handshaking
+            handshakeStep()
+            return
+        }
         guard config.type == .http else {
             finish(pass: true)
             return
         }
         worker.loop.watchWritable(fd, false)
+        sendRequest()
+    }
+
+    func sendRequest() {
+        guard config.type == .http else {
+            finish(pass: true)
+            return
+        }
         let sent = request.withUnsafeBytes { raw -> Bool in
+            if let t = tls {
+                if case .done(let n) = t.write(raw.baseAddress!, raw.count) { return n == raw.count }
+                return false
+            }
             guard case .done(let n)? = try? Socket.write(fd, raw.baseAddress!, raw.count) else { return false }
             return n == raw.count
         }
@@ -115,6 +157,19 @@ final class HealthChecker: EventHandler, TimerTarget {
             if buffer.writableCount == 0 {
                 evaluate(eof: true)  // enough of the body seen for expect_body
                 return
+            }
+            if let t = tls {
+                switch t.read(buffer.writePointer, buffer.writableCount) {
+                case .done(let n):
+                    buffer.writeIndex += n
+                    if evaluate(eof: false) { return }
+                    continue
+                case .wantRead, .wantWrite:
+                    return
+                case .closed, .failed:
+                    evaluate(eof: true)
+                    return
+                }
             }
             switch try? Socket.read(fd, buffer.writePointer, buffer.writableCount) {
             case .done(0)?, nil:
@@ -165,6 +220,7 @@ final class HealthChecker: EventHandler, TimerTarget {
     }
 
     func closeSocket() {
+        tls = nil
         if fd >= 0 {
             worker.loop.deregister(fd)
             Socket.close(fd)

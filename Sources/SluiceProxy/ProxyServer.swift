@@ -28,7 +28,11 @@ public final class ProxyServer: @unchecked Sendable {
 
     public init(config: Config, logger: Logger) throws {
         self.logger = logger
+        // OpenSSL writes to sockets with write(2), not send(MSG_NOSIGNAL): a peer that closed
+        // must give EPIPE, not a signal that ends the process.
+        Signals.ignorePipe()
         registry = BackendRegistry(logger: logger)
+        _ = try Snapshot.loadUpstreamTLS(config)  // fail at start, not per connection
         snapshot = Snapshot(config: config, generation: 1, registry: registry, tls: try Snapshot.loadTLS(config))
         registry.snapshotBuilt()
         let sink = try AccessLogSink(config.accessLog)
@@ -88,6 +92,7 @@ public final class ProxyServer: @unchecked Sendable {
         let tls: [TLSServerContext?]
         do {
             tls = try Snapshot.loadTLS(config)
+            _ = try Snapshot.loadUpstreamTLS(config)
         } catch {
             throw ReloadError(message: error.message)
         }

@@ -31,7 +31,10 @@ final class Snapshot: Sendable {
         listenerTLS = config.listeners.map { $0.tls != nil }
         tlsContexts = tls
         var cs: [ClusterRuntime] = []
-        for (i, c) in config.clusters.enumerated() { cs.append(ClusterRuntime(c, index: i, registry: registry, workers: config.workers)) }
+        let upstream = (try? Snapshot.loadUpstreamTLS(config)) ?? config.clusters.map { _ in nil }
+        for (i, c) in config.clusters.enumerated() {
+            cs.append(ClusterRuntime(c, index: i, registry: registry, workers: config.workers, upstreamTLS: upstream[i]))
+        }
         clusters = cs
         backendCount = registry.count
         routers = config.listeners.map { l in
@@ -42,6 +45,23 @@ final class Snapshot: Sendable {
 
 extension Snapshot {
     /// Loads every TLS listener's certificates (control thread; file I/O).
+    /// Per cluster: the client context for `upstream_tls` (nil: plain HTTP to its backends).
+    static func loadUpstreamTLS(_ config: Config) throws(TLSError) -> [TLSClientContext?] {
+        var out: [TLSClientContext?] = []
+        for c in config.clusters {
+            guard let u = c.upstreamTLS else {
+                out.append(nil)
+                continue
+            }
+            do {
+                out.append(try TLSClientContext(caFile: u.caFile, verify: u.verify))
+            } catch {
+                throw TLSError(message: "cluster \(c.name) upstream_tls: \(error.message)")
+            }
+        }
+        return out
+    }
+
     static func loadTLS(_ config: Config) throws(TLSError) -> [TLSServerContext?] {
         var out: [TLSServerContext?] = []
         for l in config.listeners {

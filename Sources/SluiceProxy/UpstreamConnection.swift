@@ -1,5 +1,6 @@
 import SluiceEventLoop
 import SluiceSystem
+import SluiceTLS
 
 /// One TCP connection to a backend: idle in its worker's pool, or serving one session.
 ///
@@ -15,7 +16,11 @@ final class UpstreamConnection: EventHandler {
     var writable = false
     /// EPOLLOUT interest is on: while connecting, and after a short write until drained.
     var watchingWrite = false
+    /// Ready for HTTP: TCP connected and, with `upstream_tls`, the handshake done.
     var connected = false
+    var tcpConnected = false
+    /// TLS to the backend (`upstream_tls`), or nil.
+    var tls: TLSConnection?
     /// The backend closed its side (read returned 0).
     var eof = false
     /// The connection failed (reset, refused, ...).
@@ -27,26 +32,49 @@ final class UpstreamConnection: EventHandler {
     var session: ClientSession?
     var idleSince: UInt64 = 0
 
-    init(worker: Worker, fd: Int32, backend: BackendRuntime, connected: Bool) {
+    init(worker: Worker, fd: Int32, backend: BackendRuntime, connected: Bool, tls: TLSConnection?) {
         self.worker = worker
         self.fd = fd
         self.backend = backend
-        self.connected = connected
-        self.writable = connected
+        self.tls = tls
+        self.tcpConnected = connected
+        self.connected = connected && tls == nil
+        self.writable = self.connected
+    }
+
+    /// Advances the TLS handshake with the backend (after the TCP connect).
+    func handshakeStep() {
+        guard let t = tls, tcpConnected, !connected, !failed else { return }
+        switch t.handshake() {
+        case .done:
+            connected = true
+            writable = true
+        case .wantRead:
+            break
+        case .wantWrite:
+            if !watchingWrite {
+                watchingWrite = true
+                worker.loop.watchWritable(fd, true)
+            }
+        case .closed, .failed:
+            failed = true
+        }
     }
 
     func handleEvent(_ events: UInt32) {
         if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
         if events & EventLoop.writable != 0 { writable = true }
-        if !connected && events & (EventLoop.writable | EventLoop.error | EventLoop.hangup) != 0 {
+        if !tcpConnected && events & (EventLoop.writable | EventLoop.error | EventLoop.hangup) != 0 {
             let err = Socket.pendingError(fd)
             if err == 0 {
-                connected = true
-                writable = true
+                tcpConnected = true
+                connected = tls == nil
+                writable = connected
             } else {
                 failed = true
             }
         }
+        if tcpConnected && !connected { handshakeStep() }
         if writable && watchingWrite && connected {
             watchingWrite = false
             worker.loop.watchWritable(fd, false)
@@ -85,6 +113,26 @@ final class UpstreamConnection: EventHandler {
         if b.writableCount < 4096 { b.compact() }
         let want = b.writableCount
         guard want > 0 else { return false }
+        if let t = tls {
+            switch t.read(b.writePointer, want) {
+            case .done(let n):
+                b.writeIndex += n
+            case .wantRead:
+                readable = false
+                return false
+            case .wantWrite:
+                readable = false
+                blockedOnWrite()
+                return false
+            case .closed:
+                eof = true
+                readable = false
+            case .failed:
+                failed = true
+                readable = false
+            }
+            return true
+        }
         do {
             switch try Socket.read(fd, b.writePointer, want) {
             case .done(0):
@@ -107,6 +155,23 @@ final class UpstreamConnection: EventHandler {
     /// Writes as much of `outBuf` as the socket takes. Returns true when bytes left.
     func flush() -> Bool {
         guard connected, writable, !failed, let b = outBuf, !b.isEmpty else { return false }
+        if let t = tls {
+            let want = b.readableCount
+            switch t.write(b.readPointer, want) {
+            case .done(let n):
+                b.consume(n)
+                if n < want { blockedOnWrite() }
+                return true
+            case .wantWrite:
+                blockedOnWrite()
+                return false
+            case .wantRead:
+                return false
+            case .closed, .failed:
+                failed = true
+                return true
+            }
+        }
         do {
             let want = b.readableCount
             switch try Socket.write(fd, b.readPointer, want) {

@@ -120,7 +120,7 @@ final class Worker: @unchecked Sendable {
         for c in snap.clusters {
             guard let hc = c.config.healthCheck else { continue }
             for b in c.backends where b.id % workerCount == index {
-                let ch = HealthChecker(worker: self, backend: b, cluster: c.name, config: hc)
+                let ch = HealthChecker(worker: self, backend: b, cluster: c.name, config: hc, tls: c.upstreamTLS)
                 checkers.append(ch)
                 ch.start()
             }
@@ -330,7 +330,7 @@ final class Worker: @unchecked Sendable {
     // MARK: backend connections
 
     /// A pooled idle connection to `backend`, or a new one (connect in progress). Nil on immediate failure.
-    func upstreamConnection(to backend: BackendRuntime, fresh: Bool) -> UpstreamConnection? {
+    func upstreamConnection(to backend: BackendRuntime, fresh: Bool, tls: TLSClientContext?) -> UpstreamConnection? {
         if !fresh {
             while let up = pools[backend.id].popLast() {
                 if up.closed { continue }
@@ -341,7 +341,15 @@ final class Worker: @unchecked Sendable {
         do {
             let (fd, inProgress) = try Socket.connect(to: backend.address)
             Socket.setNoDelay(fd)
-            let up = UpstreamConnection(worker: self, fd: fd, backend: backend, connected: !inProgress)
+            var session: TLSConnection? = nil
+            if let tls {
+                guard let t = try? TLSConnection(client: tls, fd: fd, serverName: backend.serverName) else {
+                    Socket.close(fd)
+                    return nil
+                }
+                session = t
+            }
+            let up = UpstreamConnection(worker: self, fd: fd, backend: backend, connected: !inProgress, tls: session)
             up.watchingWrite = inProgress
             do {
                 try loop.register(
@@ -352,6 +360,7 @@ final class Worker: @unchecked Sendable {
                 return nil
             }
             stats.upstreamConnects &+= 1
+            up.handshakeStep()  // TLS over a connect that completed at once
             return up
         } catch {
             return nil

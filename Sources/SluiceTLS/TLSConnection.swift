@@ -11,7 +11,7 @@ public enum TLSResult: Sendable, Equatable {
     case failed(String)
 }
 
-/// The server end of one TLS connection over a non-blocking socket. Owns its `SSL`.
+/// One TLS connection (server or client end) over a non-blocking socket. Owns its `SSL`.
 ///
 /// One thread (the worker's loop). Every call clears OpenSSL's error queue first and reads
 /// it on failure, as the result's text.
@@ -19,12 +19,17 @@ public final class TLSConnection {
     let ssl: OpaquePointer
     public private(set) var handshakeDone = false
 
-    public init(context: TLSServerContext, fd: Int32) throws(TLSError) {
+    /// A server connection of a TLS listener.
+    public convenience init(context: TLSServerContext, fd: Int32) throws(TLSError) {
+        try self.init(sslContext: context.defaultContext, fd: fd, server: true)
+    }
+
+    init(sslContext: OpaquePointer, fd: Int32, server: Bool) throws(TLSError) {
         ERR_clear_error()
-        guard let s = SSL_new(context.defaultContext) else { throw TLSError.fromQueue("SSL_new") }
+        guard let s = SSL_new(sslContext) else { throw TLSError.fromQueue("SSL_new") }
         ssl = s
         SSL_set_fd(ssl, fd)
-        SSL_set_accept_state(ssl)
+        if server { SSL_set_accept_state(ssl) } else { SSL_set_connect_state(ssl) }
     }
 
     deinit { SSL_free(ssl) }
