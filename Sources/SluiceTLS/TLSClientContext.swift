@@ -17,10 +17,8 @@ public final class TLSClientContext: @unchecked Sendable {
         _ = COpenSSL_SSL_CTX_set_mode(ctx, COpenSSL_SSL_MODE_FLAGS())
         if verify {
             let loaded = caFile.map { SSL_CTX_load_verify_locations(ctx, $0, nil) } ?? SSL_CTX_set_default_verify_paths(ctx)
-            guard loaded == 1 else {
-                SSL_CTX_free(ctx)
-                throw TLSError.fromQueue("cannot load CA \(caFile ?? "(system store)")")
-            }
+            // No SSL_CTX_free here: every property is set, so deinit runs when init throws.
+            guard loaded == 1 else { throw TLSError.fromQueue("cannot load CA \(caFile ?? "(system store)")") }
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
         } else {
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)

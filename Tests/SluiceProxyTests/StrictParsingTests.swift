@@ -51,15 +51,7 @@ import Testing
     func rejectedAndNeverForwarded(_ index: Int) throws {
         let (name, request, status) = Self.attacks[index]
         let recorder = try RawBackend(reply: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", closeAfter: false)
-        let proxy = try ProxyFixture(
-            """
-            workers: 1
-            access_log: { path: off }
-            listeners:
-              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
-            clusters:
-              - { name: app, backends: [ { address: 127.0.0.1:\(recorder.port) } ] }
-            """)
+        let proxy = try ProxyFixture.single(port: recorder.port)
         let c = try TestClient(port: proxy.port)
         let r = try c.request(request)
         #expect(r.status == status, "\(name)")
@@ -100,15 +92,7 @@ import Testing
         ]
         for reply in replies {
             let raw = try RawBackend(reply: reply, closeAfter: false)
-            let proxy = try ProxyFixture(
-                """
-                workers: 1
-                access_log: { path: off }
-                listeners:
-                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
-                clusters:
-                  - { name: app, backends: [ { address: 127.0.0.1:\(raw.port) } ] }
-                """)
+            let proxy = try ProxyFixture.single(port: raw.port)
             let r = try TestClient(port: proxy.port).request("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(r.status == 502, "\(reply)")
         }
@@ -120,15 +104,7 @@ import Testing
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
         ] {
             let raw = try RawBackend(reply: reply, closeAfter: true)
-            let proxy = try ProxyFixture(
-                """
-                workers: 1
-                access_log: { path: off }
-                listeners:
-                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
-                clusters:
-                  - { name: app, backends: [ { address: 127.0.0.1:\(raw.port) } ] }
-                """)
+            let proxy = try ProxyFixture.single(port: raw.port)
             let c = try TestClient(port: proxy.port)
             let r = try c.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(r.status == 200)
@@ -139,15 +115,7 @@ import Testing
     @Test func strayBytesAfterAResponseCloseTheUpstreamConnection() throws {
         let raw = try RawBackend(
             reply: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged", closeAfter: false)
-        let proxy = try ProxyFixture(
-            """
-            workers: 1
-            access_log: { path: off }
-            listeners:
-              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
-            clusters:
-              - { name: app, backends: [ { address: 127.0.0.1:\(raw.port) } ] }
-            """)
+        let proxy = try ProxyFixture.single(port: raw.port)
         let c = try TestClient(port: proxy.port)
         #expect(try c.request("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n").text == "ok")
         #expect(try c.request("GET /2 HTTP/1.1\r\nHost: a\r\n\r\n").text == "ok")

@@ -40,15 +40,7 @@ import Testing
         let b = try backend("app1")
         let port = b.port
         b.stop()  // nothing listens there now
-        let proxy = try ProxyFixture(
-            """
-            workers: 1
-            access_log: { path: off }
-            listeners:
-              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
-            clusters:
-              - { name: app, backends: [ { address: 127.0.0.1:\(port) } ] }
-            """)
+        let proxy = try ProxyFixture.single(port: port)
         let r = try get(proxy.port, "/")
         #expect(r.status == 502)
         #expect(r.header("Content-Type")?.hasPrefix("text/plain") == true)
@@ -56,15 +48,7 @@ import Testing
 
     @Test func backendThatClosesWithoutAnsweringGets502() throws {
         let raw = try RawBackend(reply: "", closeAfter: true)
-        let proxy = try ProxyFixture(
-            """
-            workers: 1
-            access_log: { path: off }
-            listeners:
-              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
-            clusters:
-              - { name: app, backends: [ { address: 127.0.0.1:\(raw.port) } ] }
-            """)
+        let proxy = try ProxyFixture.single(port: raw.port)
         #expect(try get(proxy.port, "/").status == 502)
     }
 

@@ -24,6 +24,19 @@ final class ProxyFixture {
 
     deinit { server.shutdown(timeout: 1_000_000_000) }
 
+    /// A proxy with one listener and one cluster of one backend at 127.0.0.1:`port`.
+    static func single(port: Int) throws -> ProxyFixture {
+        try ProxyFixture(
+            """
+            workers: 1
+            access_log: { path: off }
+            listeners:
+              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+            clusters:
+              - { name: app, backends: [ { address: 127.0.0.1:\(port) } ] }
+            """)
+    }
+
     /// A one-cluster proxy over `backends` with extra top-level YAML and cluster YAML.
     static func simple(
         _ backends: [DemoBackend], top: String = "", cluster: String = "", weights: [Int]? = nil, workers: Int = 1

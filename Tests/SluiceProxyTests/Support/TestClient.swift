@@ -44,7 +44,9 @@ final class TestClient: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if rc != 0 {
-            Glibc.close(fd)
+            // No close here: a class whose init throws after every property is set still runs
+            // deinit, which closes `fd`. Closing twice could close a descriptor another thread
+            // (a proxy worker in this process) just received with the same number.
             throw TestClientError(description: "connect to \(port) failed: errno \(errno)")
         }
     }
