@@ -242,40 +242,20 @@ final class ClientSession: EventHandler, TimerTarget {
             guard b.capacity < maxBuffer else { return false }
             b.reserve(min(b.capacity, maxBuffer - b.capacity))
         }
-        let want = b.writableCount
-        if let t = tls {
-            // OpenSSL may hold decrypted bytes the socket no longer shows: read until it wants more.
-            switch t.read(b.writePointer, want) {
-            case .done(let n):
-                b.writeIndex += n
-            case .wantRead:
-                readable = false
-                return false
-            case .wantWrite:
-                readable = false
-                blockedOnWrite()
-                return false
-            case .closed, .failed:
-                clientEOF = true
-                readable = false
-            }
-            return true
-        }
-        do {
-            switch try Socket.read(fd, b.writePointer, want) {
-            case .done(0):
-                clientEOF = true
-                readable = false
-            case .done(let n):
-                b.writeIndex += n
-                if n < want { readable = false }
-            case .wouldBlock:
-                readable = false
-                return false
-            }
-        } catch {
+        switch StreamIO.read(fd, tls, b.writePointer, b.writableCount) {
+        case .data(let n, let drained):
+            b.writeIndex += n
+            if drained { readable = false }
+        case .end, .error:
             clientEOF = true
             readable = false
+        case .wouldBlock:
+            readable = false
+            return false
+        case .wantWrite:
+            readable = false
+            blockedOnWrite()
+            return false
         }
         return true
     }
@@ -284,36 +264,19 @@ final class ClientSession: EventHandler, TimerTarget {
     func flushClient() -> Bool {
         guard writable, let b = outBuf, !b.isEmpty else { return false }
         let want = b.readableCount
-        if let t = tls {
-            switch t.write(b.readPointer, want) {
-            case .done(let n):
-                b.consume(n)
-                if n < want { blockedOnWrite() }
-                if phase == .exchange || phase == .tunnel { setDeadline(worker.activeTimeout(self)) }
-                return true
-            case .wantWrite:
-                blockedOnWrite()
-                return false
-            case .wantRead:
-                writable = false  // renegotiation is off: not expected; the next read event retries
-                return false
-            case .closed, .failed:
-                abort()
-                return true
-            }
-        }
-        do {
-            switch try Socket.write(fd, b.readPointer, want) {
-            case .done(let n):
-                b.consume(n)
-                if n < want { blockedOnWrite() }
-                if phase == .exchange || phase == .tunnel { setDeadline(worker.activeTimeout(self)) }
-                return n > 0
-            case .wouldBlock:
-                blockedOnWrite()
-                return false
-            }
-        } catch {
+        switch StreamIO.write(fd, tls, b.readPointer, want) {
+        case .wrote(let n):
+            b.consume(n)
+            if n < want { blockedOnWrite() }
+            if phase == .exchange || phase == .tunnel { setDeadline(worker.activeTimeout(self)) }
+            return n > 0
+        case .wouldBlock:
+            blockedOnWrite()
+            return false
+        case .wantRead:
+            writable = false  // renegotiation is off: not expected; the next read event retries
+            return false
+        case .error:
             // The client is gone: nothing left to answer.
             abort()
             return true

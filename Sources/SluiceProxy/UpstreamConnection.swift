@@ -113,41 +113,23 @@ final class UpstreamConnection: EventHandler {
         if b.writableCount < 4096 { b.compact() }
         let want = b.writableCount
         guard want > 0 else { return false }
-        if let t = tls {
-            switch t.read(b.writePointer, want) {
-            case .done(let n):
-                b.writeIndex += n
-            case .wantRead:
-                readable = false
-                return false
-            case .wantWrite:
-                readable = false
-                blockedOnWrite()
-                return false
-            case .closed:
-                eof = true
-                readable = false
-            case .failed:
-                failed = true
-                readable = false
-            }
-            return true
-        }
-        do {
-            switch try Socket.read(fd, b.writePointer, want) {
-            case .done(0):
-                eof = true
-                readable = false
-            case .done(let n):
-                b.writeIndex += n
-                if n < want { readable = false }
-            case .wouldBlock:
-                readable = false
-                return false
-            }
-        } catch {
+        switch StreamIO.read(fd, tls, b.writePointer, want) {
+        case .data(let n, let drained):
+            b.writeIndex += n
+            if drained { readable = false }
+        case .end:
+            eof = true
+            readable = false
+        case .error:
             failed = true
             readable = false
+        case .wouldBlock:
+            readable = false
+            return false
+        case .wantWrite:
+            readable = false
+            blockedOnWrite()
+            return false
         }
         return true
     }
@@ -155,35 +137,18 @@ final class UpstreamConnection: EventHandler {
     /// Writes as much of `outBuf` as the socket takes. Returns true when bytes left.
     func flush() -> Bool {
         guard connected, writable, !failed, let b = outBuf, !b.isEmpty else { return false }
-        if let t = tls {
-            let want = b.readableCount
-            switch t.write(b.readPointer, want) {
-            case .done(let n):
-                b.consume(n)
-                if n < want { blockedOnWrite() }
-                return true
-            case .wantWrite:
-                blockedOnWrite()
-                return false
-            case .wantRead:
-                return false
-            case .closed, .failed:
-                failed = true
-                return true
-            }
-        }
-        do {
-            let want = b.readableCount
-            switch try Socket.write(fd, b.readPointer, want) {
-            case .done(let n):
-                b.consume(n)
-                if n < want { blockedOnWrite() }
-                return n > 0
-            case .wouldBlock:
-                blockedOnWrite()
-                return false
-            }
-        } catch {
+        let want = b.readableCount
+        switch StreamIO.write(fd, tls, b.readPointer, want) {
+        case .wrote(let n):
+            b.consume(n)
+            if n < want { blockedOnWrite() }
+            return n > 0
+        case .wouldBlock:
+            blockedOnWrite()
+            return false
+        case .wantRead:
+            return false
+        case .error:
             failed = true
             return true
         }
