@@ -13,12 +13,14 @@ extension ClientSession {
             if !retry(.connectFailure) { failExchange(502, "backend refused the connection") }
             return true
         }
+        advanceUpstreamPhase(up)
         if !requestDone && pumpRequestBody(up) { progress = true }
         guard phase == .exchange, upstream === up else { return true }
         if up.flush() {
             progress = true
-            if !requestDone || responsePhase != .awaitingHead { setDeadline(worker.activeTimeout(self)) }
+            if wait == .requestBody { extend(cluster!.responseTimeout) }
         }
+        advanceUpstreamPhase(up)
         if pumpResponse(up) { progress = true }
         return progress
     }
@@ -47,7 +49,7 @@ extension ClientSession {
                     upstreamFailedBeforeResponse(up)
                     return true
                 }
-                if up.fill() {
+                if up.fill(maxBuffer: snapshot!.limits.maxRequestHead + 4096) {
                     progress = true
                     continue
                 }
@@ -66,13 +68,13 @@ extension ClientSession {
                     } else {
                         // Cut mid-body: the client must see a cut response, never a clean one.
                         worker.stats.truncatedResponses &+= 1
-                        abort()
+                        cut()
                     }
                     return true
                 }
-                if up.fill() {
+                if up.fill(maxBuffer: BufferPool.standardSize) {
                     progress = true
-                    setDeadline(worker.activeTimeout(self))
+                    extend(worker.activeTimeout(self))
                     continue
                 }
                 return progress
@@ -117,13 +119,14 @@ extension ClientSession {
             responseStarted = true
             phase = .tunnel
             logExchange(aborted: false)
-            setDeadline(snapshot!.timeouts.clientIdle)
+            expect(.tunnel, snapshot!.timeouts.clientIdle)
             return
         }
         if s < 200 {
             // 1xx (100 Continue, 103 Early Hints): forwarded to HTTP/1.1 clients; the final response follows.
             if clientIsHTTP11 { writeResponseHead(p, mode: .none, upgrade: false) }
             b.consume(length)
+            extend(worker.activeTimeout(self))  // the backend is alive: the final head gets a full `response`
             return
         }
         status = s
@@ -158,6 +161,7 @@ extension ClientSession {
         b.consume(length)
         responseStarted = true
         responsePhase = responseFraming == .none ? .done : .body
+        expect(.responseBody, worker.activeTimeout(self))
     }
 
     /// Writes the response head for the client: hop-by-hop fields removed, framing re-stated.
@@ -238,7 +242,7 @@ extension ClientSession {
                 b.consume(used)
             } catch {
                 worker.stats.badResponses &+= 1
-                abort()
+                cut()
                 return
             }
             bytesSent += sent
@@ -282,12 +286,12 @@ extension ClientSession {
         logExchange(aborted: false)
         requestsServed += 1
         snapshot = nil
-        if requestDone && keepAlive && !worker.draining {
+        if requestDone && keepAlive && !worker.draining && !listener.removed {
             phase = .head
-            setDeadline(worker.snapshot.timeouts.clientIdle)
+            expect(.clientIdle, listener.snapshot.timeouts.clientIdle)
         } else {
             phase = .closing
-            setDeadline(5_000_000_000)
+            expect(.closing, 5_000_000_000)
         }
     }
 
@@ -300,7 +304,7 @@ extension ClientSession {
     func failExchange(_ status: Int, _ reason: StaticString) {
         endRetryAccounting()
         if responseStarted {
-            abort()
+            cut()
             return
         }
         closeUpstream()
@@ -328,7 +332,7 @@ extension ClientSession {
         responseStarted = true
         if phase == .exchange { logExchange(aborted: false) } else if phase == .head { logBadRequest(code) }
         phase = .closing
-        setDeadline(5_000_000_000)
+        expect(.closing, 5_000_000_000)
     }
 
     static func reasonPhrase(_ code: Int) -> StaticString {
@@ -373,7 +377,7 @@ extension ClientSession {
         } else if !up.hasInput && up.fill() {
             progress = true
         }
-        if progress { setDeadline(snapshot?.timeouts.clientIdle ?? 60_000_000_000) }
+        if progress { extend(snapshot?.timeouts.clientIdle ?? listener.snapshot.timeouts.clientIdle) }
         let clientDone = clientEOF && (inBuf?.isEmpty ?? true) && up.pendingOut == 0
         let upstreamDone = (up.eof || up.failed) && !up.hasInput && pendingOut == 0
         if clientDone || upstreamDone {

@@ -53,7 +53,7 @@ public final class ProxyServer: @unchecked Sendable {
             for w in workers {
                 let fd = try Socket.listen(address, reusePort: true)
                 if address.port == 0 { address = try Socket.localAddress(fd) }
-                let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li, configured: l.address)
+                let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li, snapshot: snapshot, configured: l.address)
                 try w.loop.register(fd, h, events: EventLoop.readable)
                 w.listeners.append(h)
             }

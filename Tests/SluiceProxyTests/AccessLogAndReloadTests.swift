@@ -131,4 +131,40 @@ import Testing
         sluice.signal(SIGTERM)
         #expect(sluice.waitForExit(timeout: 10) == 0)
     }
+
+    /// Issue 6.1: a reload that removed a listener while it had a request in flight crashed the
+    /// process when the request ended (its index into per-listener tables was -1).
+    @Test func removingAListenerWithARequestInFlightFinishesTheRequest() throws {
+        let b = try backend("app1")
+        func yaml(_ listeners: [String]) -> String {
+            """
+            admin: { listen: 127.0.0.1:0 }
+            workers: 2
+            listeners:
+            \(listeners.map { "  - { name: \($0), listen: 127.0.0.1:0, routes: [ { cluster: app } ] }" }.joined(separator: "\n"))
+            clusters:
+              - { name: app, backends: [ { address: 127.0.0.1:\(b.port) } ] }
+            """
+        }
+        let sluice = try SluiceProcess(yaml: yaml(["web", "old"]))
+        let webPort = try sluice.port(of: "web")
+        let oldPort = try sluice.port(of: "old")
+        let adminPort = try sluice.adminPort()
+        let c = try TestClient(port: oldPort)
+        try c.send("GET /delay/1000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(300_000)
+        try yaml(["web"]).write(toFile: sluice.configPath, atomically: true, encoding: .utf8)
+        sluice.signal(SIGHUP)
+        let r = try c.readResponse()
+        #expect(r.status == 200)
+        #expect(r.complete)
+        #expect(r.header("connection")?.lowercased() == "close")
+        #expect(c.isClosedByServer())
+        // Nothing crashed: the kept listener and the admin listener still answer.
+        #expect(try get(webPort, "/").status == 200)
+        let metrics = try get(adminPort, "/metrics").text
+        #expect(metrics.contains("sluice_requests_total{listener=\"old\",cluster=\"app\",code=\"200\"} 1"))
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
 }
