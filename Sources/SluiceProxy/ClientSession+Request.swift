@@ -71,6 +71,7 @@ extension ClientSession {
         replays = 0
         retriesUsed = 0
         responseStarted = false
+        clientLeft = false
         cluster = nil
         backend = nil
         method = head.method

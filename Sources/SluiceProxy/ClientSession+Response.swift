@@ -21,6 +21,7 @@ extension ClientSession {
             if wait == .requestBody { extend(cluster!.responseTimeout) }
         }
         advanceUpstreamPhase(up)
+        if requestDone && readable && !clientEOF { noticeClientClose() }
         if pumpResponse(up) { progress = true }
         return progress
     }
@@ -84,6 +85,23 @@ extension ClientSession {
             }
         }
         return true
+    }
+
+    /// While the request is in service the client socket is still read, so a client that closes
+    /// is noticed (its pipelined bytes, if any, wait in `inBuf` for their turn). A FIN is a
+    /// half-close, which HTTP allows: the exchange goes on (as HAProxy and Envoy do by default),
+    /// the answer is still written, the connection ends after it, and the access log marks the
+    /// exchange `aborted` with the backend's status.
+    func noticeClientClose() {
+        let b = ensureIn()
+        guard b.readableCount < BufferPool.standardSize else { return }
+        while readable && !clientEOF && readClient(maxBuffer: BufferPool.standardSize) {
+            if b.readableCount >= BufferPool.standardSize { break }
+        }
+        if clientEOF {
+            clientLeft = true
+            keepAlive = false
+        }
     }
 
     /// The backend failed before a complete response head: replay on a fresh connection when the
@@ -283,7 +301,7 @@ extension ClientSession {
                 up.close()
             }
         }
-        logExchange(aborted: false)
+        logExchange(aborted: clientLeft)
         requestsServed += 1
         snapshot = nil
         if requestDone && keepAlive && !worker.draining && !listener.removed {

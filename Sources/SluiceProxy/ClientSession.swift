@@ -71,6 +71,8 @@ final class ClientSession: EventHandler, TimerTarget {
     /// The client sent its FIN or the socket failed (EPOLLRDHUP/EPOLLHUP/EPOLLERR seen): with
     /// edge-triggered epoll no further edge will come, so reads go on until they return the end.
     var clientHungUp = false
+    /// The client closed its side while the current exchange was in service.
+    var clientLeft = false
     var driving = false
     var again = false
     var wait: Wait = .clientHead
@@ -326,6 +328,27 @@ final class ClientSession: EventHandler, TimerTarget {
     }
 
     // MARK: endings
+
+    /// The drain deadline passed with this connection still busy (loop thread): a request whose
+    /// answer has not started gets a 503 now, one mid-answer is cut; both are logged.
+    func abandon() {
+        switch phase {
+        case .exchange:
+            if responseStarted {
+                logExchange(aborted: true)
+            } else {
+                if queuedAt != 0 { worker.dequeue(self) }
+                keepAlive = false
+                failExchange(503, "shutting down")
+                _ = flushClient()
+            }
+            close()
+        case .closed:
+            break
+        default:
+            close()
+        }
+    }
 
     /// The response cannot be completed (the backend died mid-body, sent a bad chunk, went
     /// silent): what was received still goes out, then the connection closes with no terminal

@@ -208,6 +208,18 @@ public final class ProxyServer: @unchecked Sendable {
             }
         }
         let clean = drained.wait(timeout: .now() + .nanoseconds(Int(min(limit, UInt64(Int.max))))) == .success
+        if !clean {
+            // Requests still running get an answer where none started (503) and a log line.
+            let abandoned = DispatchGroup()
+            for w in workers {
+                abandoned.enter()
+                w.loop.execute {
+                    w.abandonInFlight()
+                    abandoned.leave()
+                }
+            }
+            _ = abandoned.wait(timeout: .now() + 1)
+        }
         for w in workers { w.loop.stop() }
         for f in finished { f.wait() }
         for w in workers { w.accessLog.flush() }

@@ -459,6 +459,12 @@ final class Worker: @unchecked Sendable {
 
     // MARK: lifecycle
 
+    /// The drain deadline passed: whatever still runs ends now, answered or logged (loop thread).
+    func abandonInFlight() {
+        for case let s? in sessions { s.abandon() }
+        accessLog.flush()
+    }
+
     /// Stops accepting and closes idle connections; busy ones finish and close. Loop thread.
     func beginDrain(_ done: @escaping () -> Void) {
         draining = true
