@@ -69,25 +69,22 @@ import Testing
     }
 
     @Test func anIdleTunnelClosesAfterClientIdleNotResponse() throws {
-        let raw = try RawBackend(
-            reply: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", closeAfter: false)
-        let proxy = try ProxyFixture(
-            """
-            workers: 1
-            access_log: { path: off }
-            timeouts: { client_idle: 1s, response: 4s }
-            listeners:
-              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
-            clusters:
-              - { name: app, backends: [ { address: 127.0.0.1:\(raw.port) } ] }
-            """)
+        // The demo backend echoes frames, so bytes flow both ways (the old code gave a tunnel
+        // `response` as its limit whenever it wrote to the client).
+        let b = try backend("app1")
+        let proxy = try ProxyFixture.simple([b], top: "timeouts: { client_idle: 1s, response: 4s }")
         let c = try TestClient(port: proxy.port)
-        try c.send("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        try c.send(
+            "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         #expect(try c.readResponse().status == 101)
         // Traffic keeps it open past client_idle...
         for _ in 0..<3 {
             usleep(500_000)
-            try c.send("ping")
+            try c.send([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58])  // "Hello", masked
+            var got: [UInt8] = []
+            while got.count < 7 && c.fill() { got += c.drainBuffer() }
+            #expect(got == [0x81, 0x05] + Array("Hello".utf8))
         }
         // ...and once quiet, it closes after client_idle (1 s), not after response (4 s).
         let start = Date()
