@@ -25,12 +25,15 @@ struct BackendCommand: ParsableCommand {
     @Option(help: "Requests served at once; past it 503 (0 = unlimited).")
     var maxConcurrency: Int = 0
 
+    @Option(help: "Status of an ordinary answer (e.g. 503: a broken deploy whose /health still passes).")
+    var status: Int = 200
+
     func run() throws {
         let signals = try Signals.blockAndOpenFD()
         let b = DemoBackend(
             name: name,
             behavior: BackendBehavior(
-                bodySize: bodySize, delay: UInt64(delayMs) * 1_000_000, maxConcurrency: maxConcurrency))
+                status: status, bodySize: bodySize, delay: UInt64(delayMs) * 1_000_000, maxConcurrency: maxConcurrency))
         let p = try b.start(port: port)
         FileHandle.standardOutput.write(Data("listening 127.0.0.1:\(p)\n".utf8))
         while true {
