@@ -1048,10 +1048,27 @@ def report(a, seed, client, chaos, sampler, start_sample, end_sample, crashed, a
     try:
         with open(os.path.join(tmp, "sluice.stderr"), errors="replace") as f:
             err = f.read().splitlines()
-        kinds = collections.Counter(re.sub(r"\d+", "N", l.split(" : ")[0][-80:] if " : " in l else l[:80]) for l in err)
-        print(f"\nsluice stderr: {len(err)} lines; last lines:")
-        for l in err[-12:]:
-            print("  " + l[:220])
+        print(f"\nsluice stderr: {len(err)} lines, by level and message:")
+        msgs = collections.Counter()
+        until, again = {}, []
+        for l in err:
+            m = re.match(r"(\S+) (\w+) sluice: (.*?) ?\[\w+\] (.*)", l)
+            if not m:
+                msgs[("?", l[:60])] += 1
+                continue
+            stamp, level, meta, msg = m.groups()
+            msgs[(level, re.sub(r": /\S+", ": FILE", msg)[:90])] += 1
+            if msg == "backend ejected":
+                md = dict(kv.split("=", 1) for kv in meta.split() if "=" in kv)
+                t = time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+                b = md.get("backend")
+                if b in until and t < until[b] - 1:
+                    again.append(f"{stamp[11:19]} {b} for {md.get('seconds')} s")
+                until[b] = t + float(md.get("seconds", 0))
+        for (level, msg), n in msgs.most_common():
+            print(f"  {n:5d}  {level:<8} {msg}")
+        if again:
+            print(f"  backends ejected again while still ejected: {len(again)} ({', '.join(again[:8])})")
     except OSError:
         pass
     verdict = []
