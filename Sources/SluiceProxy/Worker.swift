@@ -290,7 +290,9 @@ final class Worker: @unchecked Sendable {
     @inline(__always)
     func pick(_ c: ClusterRuntime, tier: Int, tried: [Int], hashKey: UInt64, checkHealth: Bool, limit: Int) -> Int? {
         var t = c.tiers[tier]
-        if c.slowStart > 0, c.index < rampedTables.count, let r = rampedTables[c.index] { t = r[tier] }
+        if c.slowStart > 0, c.index < rampedTables.count, snapshot.clusters[c.index] === c, let r = rampedTables[c.index] {
+            t = r[tier]
+        }
         let now = loop.now
         switch c.balance {
         case .roundRobin:

@@ -57,11 +57,14 @@ import Testing
         let stop = Atomic<Bool>(false)
         let failures = Atomic<Int>(0)
         let served = Atomic<Int>(0)
-        let loaders = (0..<2).map { _ in
+        // One loader keeps its connection alive, the other opens a new one per request.
+        let loaders = (0..<2).map { k in
             Thread {
                 guard let c = try? TestClient(port: port) else { return }
                 while !stop.load(ordering: .relaxed) {
-                    if (try? c.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status) == 200 {
+                    let status =
+                        k == 0 ? try? c.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status : try? get(port, "/").status
+                    if status == 200 {
                         served.wrappingAdd(1, ordering: .relaxed)
                     } else {
                         failures.wrappingAdd(1, ordering: .relaxed)
