@@ -43,6 +43,7 @@ PRIMARIES = ["p1", "p2", "p3", "p4"]
 STANDBY = ["s1"]
 BASE_WEIGHTS = {"p1": 3, "p2": 2, "p3": 2, "p4": 1, "s1": 1}
 RESPONSE_TIMEOUT = 4.0  # the cluster's `response` timeout below
+RETRY_BUDGET = "20%"  # --retry-budget
 T0 = time.monotonic()
 
 
@@ -161,7 +162,7 @@ clusters:
     slow_start: 5s
     {hc}: {{ type: http, path: /health, interval: {interval}, timeout: 500ms, rise: 2, fall: 2, expect_status: 200-399 }}
     outlier_detection: {{ consecutive_failures: 5, base_ejection: 5s, max_ejection: 30s, max_ejected: 50% }}
-    retries: {{ attempts: 2, on: [connect_failure, reset_before_response, 502, 503, 504], budget: 20% }}
+    retries: {{ attempts: 2, on: [connect_failure, reset_before_response, 502, 503, 504], budget: {RETRY_BUDGET} }}
     limits: {{ max_requests_per_backend: 64, max_queue: 512, queue_timeout: 2s, queue_target: 50ms }}
     timeouts: {{ connect: 500ms, response: {int(RESPONSE_TIMEOUT)}s }}
 """
@@ -697,9 +698,12 @@ def framing_of(method, status, fields):
 CORRUPT = {"corrupt_length", "corrupt_hash", "bad_framing"}
 
 
-def classify(rec, chaos, log_entry):
+def classify(rec, chaos, log_entry, lag):
     """(unavoidable?, why) for one failed request."""
     s, e = rec.t0 - 0.05, rec.t1 + 0.05
+    if rec.cause == "sluice_503" and rec.detail.startswith("no capacity") and \
+            any(rec.t0 - 2 <= t <= rec.t0 + 0.1 and late > 0.25 for t, late in lag):
+        return True, "shed by overload control: the client stalled, then sent its backlog at once"
 
     def hit(b):
         if b is None:
@@ -809,7 +813,10 @@ def main():
     ap.add_argument("--settle", type=int, default=12, help="quiet seconds after the traffic before the final fd/RSS sample")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, access log, stderr)")
     ap.add_argument("--verbose", action="store_true", help="print every failure")
+    ap.add_argument("--retry-budget", default="20%", help="the cluster's retries.budget (default 20%%)")
     a = ap.parse_args()
+    global RETRY_BUDGET
+    RETRY_BUDGET = a.retry_budget
     seed = a.seed if a.seed is not None else random.randrange(1, 10**6)
     for exe in ("sluice", "sluice-backend"):
         if not os.path.exists(os.path.join(REL, exe)):
@@ -817,7 +824,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"chaos soak: seed {seed}, {a.duration} s, {a.rate:g} requests/s")
-    print(f"reproduce: python3 Benchmarks/chaos-soak.py --duration {a.duration} --seed {seed} --rate {a.rate:g}", flush=True)
+    budget = "" if a.retry_budget == "20%" else f" --retry-budget {a.retry_budget}"
+    print(f"reproduce: python3 Benchmarks/chaos-soak.py --duration {a.duration} --seed {seed} --rate {a.rate:g}{budget}", flush=True)
 
     tmp = tempfile.mkdtemp(prefix="sluice-soak-")
     backends = [Backend(n, "primary", tmp) for n in PRIMARIES] + [Backend(n, "standby", tmp) for n in STANDBY]
@@ -963,7 +971,7 @@ def report(a, seed, client, chaos, sampler, start_sample, end_sample, crashed, a
         if r.cause in CORRUPT:
             continue
         entry = logs.get(r.rid)
-        un, why = classify(r, chaos, entry)
+        un, why = classify(r, chaos, entry, client.lag)
         label = r.cause
         by_cause[(label, un)] += 1
         (unavoidable if un else avoidable).append((r, why, entry))
