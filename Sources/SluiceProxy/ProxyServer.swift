@@ -32,8 +32,10 @@ public final class ProxyServer: @unchecked Sendable {
         // must give EPIPE, not a signal that ends the process.
         Signals.ignorePipe()
         registry = BackendRegistry(logger: logger)
-        _ = try Snapshot.loadUpstreamTLS(config)  // fail at start, not per connection
-        snapshot = Snapshot(config: config, generation: 1, registry: registry, tls: try Snapshot.loadTLS(config))
+        // Loaded once here (and at each reload), never again for a runtime change: fail at start.
+        let upstream = try Snapshot.loadUpstreamTLS(config)
+        snapshot = Snapshot(
+            config: config, generation: 1, registry: registry, tls: try Snapshot.loadTLS(config), upstream: upstream)
         registry.snapshotBuilt()
         let sink = try AccessLogSink(config.accessLog)
         shared = SharedState(maxConnections: config.limits.maxConnections, accessLog: sink, registry: registry, logger: logger)
@@ -90,9 +92,10 @@ public final class ProxyServer: @unchecked Sendable {
             throw ReloadError(message: "workers changed; this version applies that only on restart")
         }
         let tls: [TLSServerContext?]
+        let upstream: [TLSClientContext?]
         do {
             tls = try Snapshot.loadTLS(config)
-            _ = try Snapshot.loadUpstreamTLS(config)
+            upstream = try Snapshot.loadUpstreamTLS(config)
         } catch {
             throw ReloadError(message: error.message)
         }
@@ -123,7 +126,8 @@ public final class ProxyServer: @unchecked Sendable {
             for list in fds { for fd in list { Socket.close(fd) } }
             throw ReloadError(message: "cannot open a new listener: \(error)")
         }
-        let snap = Snapshot(config: config, generation: snapshot.generation + 1, registry: registry, tls: tls)
+        let snap = Snapshot(
+            config: config, generation: snapshot.generation + 1, registry: registry, tls: tls, upstream: upstream)
         snapshot = snap
         var addresses: [String: SocketAddress] = [:]
         for k in keep { if let a = boundAddresses[k.oldName] { addresses[k.name] = a } }
@@ -145,9 +149,13 @@ public final class ProxyServer: @unchecked Sendable {
         logger.info("reloaded", metadata: ["generation": "\(snap.generation)", "config": "\(config.path)"])
     }
 
-    /// Builds a snapshot of `config` and hands it to every worker. Control thread.
-    func publish(_ config: Config, generation: Int, tls: [TLSServerContext?]? = nil) {
-        let snap = Snapshot(config: config, generation: generation, registry: registry, tls: tls ?? snapshot.tlsContexts)
+    /// Builds a snapshot of `config` (a runtime change of the current configuration: same
+    /// listeners and clusters) and hands it to every worker. Control thread.
+    /// The TLS contexts loaded for the current configuration are reused, never reloaded from files.
+    func publish(_ config: Config, generation: Int) {
+        let snap = Snapshot(
+            config: config, generation: generation, registry: registry, tls: snapshot.tlsContexts,
+            upstream: snapshot.upstreamContexts)
         snapshot = snap
         for w in workers { w.loop.execute { w.apply(snap) } }
     }

@@ -169,3 +169,53 @@ import Testing
         #expect(try get(lax.port, "/").status == 200)
     }
 }
+
+extension UpstreamTLSTests {
+    /// A runtime weight change rebuilds the snapshot; it must reuse the TLS context loaded at
+    /// start, not reload `ca_file` and fall back to plaintext when that fails.
+    @Test func aRuntimeWeightChangeKeepsUpstreamTLSWhenTheCAFileIsGone() throws {
+        let dir = NSTemporaryDirectory() + "sluice-utls-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (cert, key) = try TLSTests.certificate("backend.internal", in: dir)
+        let ca = "\(dir)/ca.pem"
+        try FileManager.default.copyItem(atPath: cert, toPath: ca)
+        let app = try backend("app1")
+        let tlsBackend = try ProxyFixture(
+            """
+            workers: 1
+            access_log: { path: off }
+            listeners:
+              - name: tls
+                listen: 127.0.0.1:0
+                tls: { certificates: [ { cert: \(cert), key: \(key) } ] }
+                routes: [ { cluster: app } ]
+            clusters:
+              - { name: app, backends: [ { address: 127.0.0.1:\(app.port) } ] }
+            """)
+        let front = try SluiceProcess(
+            yaml: """
+                workers: 1
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: secure } ] }
+                clusters:
+                  - name: secure
+                    backends: [ { name: b1, address: 127.0.0.1:\(tlsBackend.port) } ]
+                    upstream_tls: { ca_file: \(ca), server_name: backend.internal }
+                """)
+        let port = try front.port(of: "web")
+        let admin = try front.adminPort()
+        // No request yet: the first one after the change needs a new backend connection.
+        try FileManager.default.removeItem(atPath: ca)
+        let change = try TestClient(port: admin).request(
+            "PUT /clusters/secure/backends/b1/weight HTTP/1.1\r\nHost: admin\r\nContent-Length: 1\r\n\r\n3")
+        #expect(change.status == 200)
+        // Still TLS to the backend (its TLS hop adds the header).
+        for path in ["/headers", "/headers?again"] {
+            let r = try TestClient(port: port).request("GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            #expect(r.status == 200)
+            #expect(r.text.contains("X-Forwarded-Proto: https"))
+        }
+    }
+}
