@@ -43,6 +43,8 @@ public struct AccessLogConfig: Sendable {
 public struct GlobalLimits: Sendable {
     public var maxConnections = 50_000
     public var maxRequestHead = 32 * 1024
+    /// Header fields in one request head; past it 431.
+    public var maxRequestHeaders = 256
     public var maxRequestBody = 100 * 1024 * 1024
 }
 

@@ -68,13 +68,15 @@ public enum ConfigLoader {
         }
         var limits = GlobalLimits()
         if let n = m.node("limits"),
-            let l = MappingReader(n, ctx, what: "limits", known: ["max_connections", "max_request_head", "max_request_body"])
+            let l = MappingReader(
+                n, ctx, what: "limits", known: ["max_connections", "max_request_head", "max_request_headers", "max_request_body"])
         {
             limits.maxConnections = l.int("max_connections", limits.maxConnections, 1...10_000_000)
             limits.maxRequestHead = l.size("max_request_head", limits.maxRequestHead)
             if limits.maxRequestHead < 1024 || limits.maxRequestHead > 1 << 20 {
                 ctx.error(l.node("max_request_head"), "limits.max_request_head must be from 1KiB to 1MiB")
             }
+            limits.maxRequestHeaders = l.int("max_request_headers", limits.maxRequestHeaders, 1...10_000)
             limits.maxRequestBody = l.size("max_request_body", limits.maxRequestBody)
         }
         var timeouts = Timeouts()

@@ -31,12 +31,22 @@ let minimal = """
         #expect(c.clusters[0].backends[0].name == "127.0.0.1:8001")
         #expect(c.clusters[0].backends[0].weight == 1)
         #expect(c.limits.maxRequestHead == 32 * 1024)
+        #expect(c.limits.maxRequestHeaders == 256)
         #expect(c.limits.maxRequestBody == 100 * 1024 * 1024)
         #expect(c.timeouts.clientHead == 10_000_000_000)
         #expect(c.clusters[0].healthCheck == nil)
         #expect(c.clusters[0].retries == nil)
         #expect(c.accessLog.target == .stdout)
         #expect(c.admin.listenText == "127.0.0.1:9901")
+    }
+
+    @Test func maxRequestHeadersIsAValidatedLimit() throws {
+        let c = try ConfigLoader.parse("limits: { max_request_headers: 40 }\n" + minimal, file: "t.yaml")
+        #expect(c.limits.maxRequestHeaders == 40)
+        #expect(
+            errorsOf("limits:\n  max_request_headers: 0\n" + minimal) == [
+                "t.yaml:2: limits.max_request_headers: \"0\" must be a whole number from 1 to 10000"
+            ])
     }
 
     @Test func unknownKeyIsAnErrorWithItsLine() {

@@ -71,6 +71,17 @@ import Testing
         #expect(b.requestsServed == 0)
     }
 
+    @Test func moreHeaderFieldsThanMaxRequestHeadersIs431() throws {
+        let b = try backend("app1")
+        let proxy = try ProxyFixture.simple([b], top: "limits: { max_request_headers: 8 }")
+        func request(fields n: Int) -> String {
+            "GET / HTTP/1.1\r\nHost: a\r\n" + (1..<n).map { "X-F\($0): v\r\n" }.joined() + "Connection: close\r\n\r\n"
+        }
+        #expect(try TestClient(port: proxy.port).request(request(fields: 7)).status == 200)
+        #expect(try TestClient(port: proxy.port).request(request(fields: 8)).status == 431)
+        #expect(b.requestsServed == 1)
+    }
+
     @Test func bodyOverTheLimitIs413() throws {
         let b = try backend("app1")
         let proxy = try ProxyFixture.simple([b], top: "limits: { max_request_body: 1KiB }")
