@@ -24,6 +24,8 @@ public struct AdminConfig: Sendable {
     public var listen: SocketAddress?
     public var listenText: String
     public var tokenFile: String?
+    /// The line of `admin.listen` in the file (of `admin:`, or 1, when the default is used).
+    public var line = 1
 }
 
 public enum AccessLogTarget: Sendable, Equatable {
@@ -63,6 +65,8 @@ public struct ListenerConfig: Sendable {
     public var address: SocketAddress
     public var tls: TLSConfig?
     public var routes: [RouteConfig]
+    /// The line of its `listen` key in the file, for errors found at run time (bind).
+    public var line = 1
 }
 
 public struct TLSConfig: Sendable {

@@ -124,6 +124,14 @@ public enum ConfigLoader {
             ctx.error(line: m.line, "\"listeners\" is required")
         }
         guard let admin else { return nil }
+        if let a = admin.listen {
+            for (i, l) in listeners.enumerated() where SocketAddress.overlap(a, l.address) {
+                ctx.error(
+                    line: l.line,
+                    "listeners[\(i)].listen: \(l.listenText) is where the admin listener listens (admin.listen \(admin.listenText), line \(admin.line))"
+                )
+            }
+        }
         return Config(
             path: file, workers: workers, admin: admin, accessLog: accessLog, limits: limits, timeouts: timeouts,
             listeners: listeners, clusters: clusters)
@@ -133,19 +141,21 @@ public enum ConfigLoader {
         var text = "127.0.0.1:9901"
         var tokenFile: String? = nil
         var where_: Node? = node
+        var line = ctx.line(node)
         if let node, let a = MappingReader(node, ctx, what: "admin", known: ["listen", "token_file"]) {
             if let (s, n) = a.scalar("listen") {
                 text = s
                 where_ = n
+                line = ctx.line(n)
             }
             if let (t, n) = a.scalar("token_file") {
                 tokenFile = t
                 if !FileManager.default.isReadableFile(atPath: t) { ctx.error(n, "admin.token_file: cannot read \"\(t)\"") }
             }
         }
-        if text == "off" { return AdminConfig(listen: nil, listenText: text, tokenFile: tokenFile) }
+        if text == "off" { return AdminConfig(listen: nil, listenText: text, tokenFile: tokenFile, line: line) }
         do {
-            return AdminConfig(listen: try SocketAddress.resolve(text), listenText: text, tokenFile: tokenFile)
+            return AdminConfig(listen: try SocketAddress.resolve(text), listenText: text, tokenFile: tokenFile, line: line)
         } catch {
             ctx.error(where_, "admin.listen: \(error.message)")
             return nil

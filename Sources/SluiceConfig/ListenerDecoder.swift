@@ -22,7 +22,8 @@ enum ListenerDecoder {
         }
         if routes.isEmpty { ctx.error(node, "\(what): at least one route is required") }
         guard let address else { return nil }
-        return ListenerConfig(name: name, listenText: listen, address: address, tls: tls, routes: routes)
+        return ListenerConfig(
+            name: name, listenText: listen, address: address, tls: tls, routes: routes, line: ln.mark?.line ?? ctx.line(node))
     }
 
     static func decodeTLS(_ node: Node, what: String, _ ctx: DecodeContext) -> TLSConfig? {

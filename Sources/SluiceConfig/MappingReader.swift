@@ -11,6 +11,9 @@ final class DecodeContext {
         errors.append(ConfigError(file: file, line: node?.mark?.line ?? 1, message: message))
     }
 
+    /// The line of `node` (1 when unknown).
+    func line(_ node: Node?) -> Int { node?.mark?.line ?? 1 }
+
     func error(line: Int, _ message: String) {
         errors.append(ConfigError(file: file, line: line, message: message))
     }

@@ -45,6 +45,7 @@ public final class ProxyServer: @unchecked Sendable {
     public var generation: Int { snapshot.generation }
 
     /// Binds every listener in every worker and starts the worker threads.
+    /// A listener that cannot be bound throws a `ListenError` naming it, its address and FILE:LINE.
     public func start() throws {
         let config = snapshot.config
         for i in 0..<config.workers {
@@ -53,7 +54,12 @@ public final class ProxyServer: @unchecked Sendable {
         for (li, l) in config.listeners.enumerated() {
             var address = l.address
             for w in workers {
-                let fd = try Socket.listen(address, reusePort: true)
+                let fd: Int32
+                do {
+                    fd = try Socket.listen(address, reusePort: true)
+                } catch {
+                    throw ListenError(config: config, listener: l, error: error)
+                }
                 if address.port == 0 { address = try Socket.localAddress(fd) }
                 let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li, snapshot: snapshot, configured: l.address)
                 try w.loop.register(fd, h, events: EventLoop.readable)
@@ -116,7 +122,12 @@ public final class ProxyServer: @unchecked Sendable {
             for (_, l) in added {
                 var address = l.address
                 for wi in workers.indices {
-                    let fd = try Socket.listen(address, reusePort: true)
+                    let fd: Int32
+                    do {
+                        fd = try Socket.listen(address, reusePort: true)
+                    } catch {
+                        throw ListenError(config: config, listener: l, error: error)
+                    }
                     fds[wi].append(fd)
                     if address.port == 0 { address = try Socket.localAddress(fd) }
                 }
@@ -124,7 +135,7 @@ public final class ProxyServer: @unchecked Sendable {
             }
         } catch {
             for list in fds { for fd in list { Socket.close(fd) } }
-            throw ReloadError(message: "cannot open a new listener: \(error)")
+            throw ReloadError(message: "\(error)")
         }
         let snap = Snapshot(
             config: config, generation: snapshot.generation + 1, registry: registry, tls: tls, upstream: upstream)
@@ -240,6 +251,16 @@ public final class ProxyServer: @unchecked Sendable {
 public struct ReloadError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+/// A listener that cannot be bound: `FILE:LINE: listener NAME: cannot listen on ADDRESS: cause`.
+public struct ListenError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+
+    init(config: Config, listener: ListenerConfig, error: SystemError) {
+        message = "\(config.path):\(listener.line): listener \(listener.name): cannot listen on \(listener.listenText): \(error)"
+    }
 }
 
 /// How a reload changes one worker's listening sockets.

@@ -49,6 +49,28 @@ let minimal = """
             ])
     }
 
+    @Test func aListenerOnTheAdminAddressIsRefused() {
+        let clash = """
+            admin: { listen: 127.0.0.1:9911 }
+            listeners:
+              - name: web
+                listen: 127.0.0.1:9911
+                routes: [ { cluster: app } ]
+            clusters:
+              - { name: app, backends: [ { address: 127.0.0.1:8001 } ] }
+            """
+        #expect(
+            errorsOf(clash) == [
+                "t.yaml:4: listeners[0].listen: 127.0.0.1:9911 is where the admin listener listens (admin.listen 127.0.0.1:9911, line 1)"
+            ])
+        // The default admin address counts, and a wildcard listener covers it.
+        let wildcard = minimal.replacingOccurrences(of: "127.0.0.1:0", with: "0.0.0.0:9901")
+        #expect(errorsOf(wildcard).first?.hasPrefix("t.yaml:3: listeners[0].listen: 0.0.0.0:9901 is where the admin") == true)
+        // Another port, or admin off, is fine.
+        #expect(errorsOf(clash.replacingOccurrences(of: "listen: 127.0.0.1:9911\n", with: "listen: 127.0.0.1:9912\n")).isEmpty)
+        #expect(errorsOf(clash.replacingOccurrences(of: "{ listen: 127.0.0.1:9911 }", with: "{ listen: off }")).isEmpty)
+    }
+
     @Test func unknownKeyIsAnErrorWithItsLine() {
         let yaml = minimal + "\n    bogus: 1\n"
         let errs = errorsOf(yaml)
