@@ -38,6 +38,13 @@ public enum ConfigLoader {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
                 .composer(_, let problem, let mark, _):
                 return ConfigError(file: file, line: mark.line, message: "YAML syntax: \(problem)")
+            case .duplicatedKeysInMapping(let keys, let context):
+                // Yams marks the first occurrence and quotes the whole file: report the repeat's line.
+                let key = keys.first ?? "?"
+                let first = context.mark.line
+                let line = DuplicateKeyLocator.line(of: key, firstLine: first, column: context.mark.column, in: context.text)
+                return ConfigError(
+                    file: file, line: line ?? first, message: "key \"\(key)\" is repeated (first at line \(first))")
             default:
                 break
             }

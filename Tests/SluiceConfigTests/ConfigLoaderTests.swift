@@ -71,6 +71,19 @@ let minimal = """
         #expect(errorsOf(clash.replacingOccurrences(of: "{ listen: 127.0.0.1:9911 }", with: "{ listen: off }")).isEmpty)
     }
 
+    @Test func aRepeatedYAMLKeyIsOneErrorAtTheRepeatsLine() {
+        // Block style, inside a list item (line 8 repeats line 7's key).
+        let block = minimal.replacingOccurrences(of: "  - name: app\n", with: "  - name: app\n    name: again\n")
+        #expect(errorsOf(block) == ["t.yaml:8: key \"name\" is repeated (first at line 7)"])
+        // At the top level, with a nested mapping between the two.
+        let top = "workers: 1\n" + minimal + "\nworkers: 2\n"
+        #expect(errorsOf(top) == ["t.yaml:11: key \"workers\" is repeated (first at line 1)"])
+        // Flow style.
+        let flow = minimal.replacingOccurrences(
+            of: "{ address: 127.0.0.1:8001 }", with: "{ address: 127.0.0.1:8001, weight: 1,\n        weight: 2 }")
+        #expect(errorsOf(flow) == ["t.yaml:10: key \"weight\" is repeated (first at line 9)"])
+    }
+
     @Test func unknownKeyIsAnErrorWithItsLine() {
         let yaml = minimal + "\n    bogus: 1\n"
         let errs = errorsOf(yaml)
