@@ -23,7 +23,10 @@ public struct AdminConfig: Sendable {
     /// `admin.listen`, default 127.0.0.1:9901; nil when the admin block says `listen: off`.
     public var listen: SocketAddress?
     public var listenText: String
+    /// `admin.token_file`, resolved against the config file's folder.
     public var tokenFile: String?
+    /// The token read from `tokenFile` at load (non-empty, trimmed); nil without a token file.
+    public var token: String?
     /// The line of `admin.listen` in the file (of `admin:`, or 1, when the default is used).
     public var line = 1
 }

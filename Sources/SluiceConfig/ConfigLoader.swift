@@ -147,6 +147,7 @@ public enum ConfigLoader {
     static func decodeAdmin(_ node: Node?, _ ctx: DecodeContext) -> AdminConfig? {
         var text = "127.0.0.1:9901"
         var tokenFile: String? = nil
+        var token: String? = nil
         var where_: Node? = node
         var line = ctx.line(node)
         if let node, let a = MappingReader(node, ctx, what: "admin", known: ["listen", "token_file"]) {
@@ -155,14 +156,24 @@ public enum ConfigLoader {
                 where_ = n
                 line = ctx.line(n)
             }
-            if let (t, n) = a.scalar("token_file") {
+            if let (written, n) = a.scalar("token_file") {
+                let t = ctx.path(written)
                 tokenFile = t
-                if !FileManager.default.isReadableFile(atPath: t) { ctx.error(n, "admin.token_file: cannot read \"\(t)\"") }
+                if let data = FileManager.default.contents(atPath: t) {
+                    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    if text.isEmpty {
+                        ctx.error(n, "admin.token_file: \"\(t)\" is empty (it would refuse every call but GET)")
+                    } else {
+                        token = text
+                    }
+                } else {
+                    ctx.error(n, "admin.token_file: cannot read \"\(t)\"")
+                }
             }
         }
-        if text == "off" { return AdminConfig(listen: nil, listenText: text, tokenFile: tokenFile, line: line) }
+        if text == "off" { return AdminConfig(listen: nil, listenText: text, tokenFile: tokenFile, token: token, line: line) }
         do {
-            return AdminConfig(listen: try SocketAddress.resolve(text), listenText: text, tokenFile: tokenFile, line: line)
+            return AdminConfig(listen: try SocketAddress.resolve(text), listenText: text, tokenFile: tokenFile, token: token, line: line)
         } catch {
             ctx.error(where_, "admin.listen: \(error.message)")
             return nil

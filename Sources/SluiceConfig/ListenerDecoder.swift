@@ -33,8 +33,10 @@ enum ListenerDecoder {
         var certs: [TLSConfig.Certificate] = []
         for (i, c) in (m.sequence("certificates") ?? []).enumerated() {
             guard let cm = MappingReader(c, ctx, what: "\(what).certificates[\(i)]", known: ["cert", "key"]),
-                let cert = cm.requiredString("cert"), let key = cm.requiredString("key")
+                let certName = cm.requiredString("cert"), let keyName = cm.requiredString("key")
             else { continue }
+            let cert = ctx.path(certName)
+            let key = ctx.path(keyName)
             for file in [cert, key] where !FileManager.default.isReadableFile(atPath: file) {
                 ctx.error(c, "\(what).certificates[\(i)]: cannot read \"\(file)\"")
             }

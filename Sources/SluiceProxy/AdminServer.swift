@@ -54,10 +54,23 @@ final class AdminServer: EventHandler {
         for c in Array(connections.values) { c.close() }
     }
 
+    /// Does an `Authorization` value carry `token` with the Bearer scheme? The scheme is
+    /// case-insensitive (RFC 9110 §11.1); the token is compared in constant time.
+    static func bearer(_ authorization: String?, matches token: String) -> Bool {
+        guard let authorization else { return false }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        let given = Array(parts[1].trimmingCharacters(in: .whitespaces).utf8)
+        let want = Array(token.utf8)
+        var diff = given.count ^ want.count
+        for i in want.indices { diff |= Int(want[i] ^ (i < given.count ? given[i] : 0)) }
+        return diff == 0
+    }
+
     /// Routes one request; returns status, content type and body.
     func handle(_ method: Method, _ path: String, _ authorization: String?, _ body: String) -> (Int, String, Data) {
         let text = "text/plain; charset=utf-8"
-        if method != .get && method != .head, let token, authorization != "Bearer \(token)" {
+        if method != .get && method != .head, let token, !Self.bearer(authorization, matches: token) {
             return (401, text, Data("a bearer token is required for this call\n".utf8))
         }
         let parts = path.split(separator: "/").map(String.init)

@@ -84,6 +84,49 @@ let minimal = """
         #expect(errorsOf(flow) == ["t.yaml:10: key \"weight\" is repeated (first at line 9)"])
     }
 
+    @Test func tokenFileIsReadBesideTheConfigAndMustHoldAToken() throws {
+        let dir = NSTemporaryDirectory() + "sluice-cfg-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "s3cret\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        try " \n".write(toFile: dir + "/empty", atomically: true, encoding: .utf8)
+        let file = dir + "/sluice.yaml"
+        let c = try ConfigLoader.parse("admin: { token_file: token }\n" + minimal, file: file)
+        #expect(c.admin.tokenFile == dir + "/token")
+        #expect(c.admin.token == "s3cret")
+        do {
+            _ = try ConfigLoader.parse("admin:\n  token_file: empty\n" + minimal, file: file)
+            Issue.record("an empty token file was accepted")
+        } catch {
+            #expect(
+                error.errors.map(\.description) == [
+                    "\(file):2: admin.token_file: \"\(dir)/empty\" is empty (it would refuse every call but GET)"
+                ])
+        }
+    }
+
+    @Test func relativeCertificatesAndCAFilesAreReadBesideTheConfig() throws {
+        let dir = NSTemporaryDirectory() + "sluice-cfg-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/certs", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for f in ["certs/a.pem", "certs/a.key", "ca.pem"] { try "x".write(toFile: dir + "/" + f, atomically: true, encoding: .utf8) }
+        let yaml = """
+            listeners:
+              - name: web
+                listen: 127.0.0.1:0
+                tls: { certificates: [ { cert: certs/a.pem, key: certs/a.key } ] }
+                routes: [ { cluster: app } ]
+            clusters:
+              - name: app
+                backends: [ { address: 127.0.0.1:8001 } ]
+                upstream_tls: { ca_file: ca.pem }
+            """
+        let c = try ConfigLoader.parse(yaml, file: dir + "/sluice.yaml")
+        #expect(c.listeners[0].tls?.certificates[0].cert == dir + "/certs/a.pem")
+        #expect(c.listeners[0].tls?.certificates[0].key == dir + "/certs/a.key")
+        #expect(c.clusters[0].upstreamTLS?.caFile == dir + "/ca.pem")
+    }
+
     @Test func unknownKeyIsAnErrorWithItsLine() {
         let yaml = minimal + "\n    bogus: 1\n"
         let errs = errorsOf(yaml)

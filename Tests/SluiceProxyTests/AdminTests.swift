@@ -120,6 +120,35 @@ import Testing
         #expect(sluice.waitForExit(timeout: 10) == 0)
     }
 
+    @Test func aRelativeTokenFileIsReadBesideTheConfigAndTheSchemeIsCaseInsensitive() throws {
+        let a = try backend("a")
+        // SluiceProcess writes the config into the temporary folder; sluice runs from elsewhere.
+        let name = "token-\(UUID().uuidString)"
+        let tokenFile = NSTemporaryDirectory() + name
+        try "s3cret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        #expect(FileManager.default.currentDirectoryPath + "/" != NSTemporaryDirectory())
+        let sluice = try SluiceProcess(
+            yaml: """
+                admin: { listen: 127.0.0.1:0, token_file: \(name) }
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - { name: app, backends: [ { name: a, address: 127.0.0.1:\(a.port) } ] }
+                """)
+        let admin = try sluice.adminPort()
+        let drain = "/clusters/app/backends/a/drain"
+        #expect(try call(admin, "POST", drain).status == 401)
+        #expect(try call(admin, "POST", drain, headers: "Authorization: Bearer s3cre\r\n").status == 401)
+        #expect(try call(admin, "POST", drain, headers: "Authorization: Basic s3cret\r\n").status == 401)
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            #expect(try call(admin, "POST", drain, headers: "Authorization: \(scheme) s3cret\r\n").status == 200, "\(scheme)")
+        }
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+
     /// A config whose /metrics answer is far larger than what loopback sockets buffer (~6 MB:
     /// a long cluster name on every backend line), so a client that never reads fills them.
     static func bigMetricsConfig(weight: Int) -> String {
