@@ -98,6 +98,8 @@ import Testing
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nok",
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
             "HTTP/1.1 2000 OK\r\n\r\n",
+            "HTTP/1.1 600 Beyond\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 099 Below\r\nContent-Length: 2\r\n\r\nok",
             "HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
         ]
@@ -107,6 +109,25 @@ import Testing
             let r = try TestClient(port: proxy.port).request("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(r.status == 502, "\(reply)")
         }
+    }
+
+    @Test func chunkSizesWithLeadingZerosAreForwarded() throws {
+        let sixteen = String(repeating: "x", count: 16)
+        let raw = try RawBackend(
+            reply: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000010\r\n\(sixteen)\r\n0000000000000000\r\n\r\n",
+            closeAfter: false)
+        let proxy = try ProxyFixture.single(port: raw.port)
+        let r = try TestClient(port: proxy.port).request("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(r.status == 200)
+        #expect(r.complete)
+        #expect(r.text == sixteen)
+        // A client's chunked body with leading zeros reaches the backend too.
+        let b = try backend("app1")
+        let echo = try ProxyFixture.single(port: b.port)
+        let e = try TestClient(port: echo.port).request(
+            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000005\r\nhello\r\n0000000000000000\r\n\r\n")
+        #expect(e.status == 200)
+        #expect(e.text == "hello")
     }
 
     @Test func backendClosingMidBodyGivesAVisiblyCutResponse() throws {
