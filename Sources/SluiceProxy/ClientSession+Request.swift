@@ -27,7 +27,7 @@ extension ClientSession {
             headStarted = true
             expect(.clientHead, snap.timeouts.clientHead)
         }
-        let limits = RequestLimits(maxHead: snap.limits.maxRequestHead)
+        let limits = RequestLimits(maxHead: snap.limits.maxRequestHead, maxFields: snap.limits.maxRequestHeaders)
         switch head.parse(b.readable, limits: limits) {
         case .incomplete:
             if clientEOF {
