@@ -3,7 +3,7 @@
 answer 5xx, fail health checks and come back, and the config is reloaded (good and broken).
 
 Usage: python3 Benchmarks/chaos-soak.py [--duration 180] [--seed N] [--rate 250]
-                                         [--settle 12] [--keep] [--verbose]
+                                         [--settle 12] [--keep] [--verbose] [--retry-budget 20%]
 
 Runs .build/release/sluice in front of 4 primaries (p1..p4) and 1 standby (s1), each a
 separate .build/release/sluice-backend process, with health checks, outlier detection,
