@@ -93,7 +93,11 @@ final class Worker: @unchecked Sendable {
             pools.append(contentsOf: repeatElement([], count: snap.backendCount - pools.count))
             active.append(contentsOf: repeatElement(0, count: snap.backendCount - active.count))
         }
-        balancers = snap.clusters.map { c in c.tiers.map { SmoothWeightedRoundRobin(weights: $0.weights) } }
+        // Weights × SlowStart.scale, so slow start can ramp fractionally (the picks of a
+        // smooth round robin do not change when every weight is multiplied by one factor).
+        balancers = snap.clusters.map { c in
+            c.tiers.map { SmoothWeightedRoundRobin(weights: $0.weights.map { $0 * SlowStart.scale }) }
+        }
         for (i, name) in metrics.clusters.enumerated() where i < shedCounts.count {
             carriedShed[name, default: Array(repeating: 0, count: ShedReason.allCases.count)] =
                 zip(carriedShed[name] ?? Array(repeating: 0, count: ShedReason.allCases.count), shedCounts[i]).map(+)
@@ -222,8 +226,8 @@ final class Worker: @unchecked Sendable {
     }
 
     /// Slow start: every 100 ms while a backend of `c` ramps, its weight in this worker's round
-    /// robin and random tables follows `SlowStart` (Maglev keeps full weights: consistent
-    /// hashing should not move keys as weights ramp).
+    /// robin and random tables follows `SlowStart`, in units of 1/`SlowStart.scale` (Maglev
+    /// keeps full weights: consistent hashing should not move keys as weights ramp).
     func applyRamp(_ c: ClusterRuntime) {
         guard c.index < rampCheckedAt.count, snapshot.clusters[c.index] === c else { return }
         let now = loop.now
@@ -235,9 +239,9 @@ final class Worker: @unchecked Sendable {
         var ramping = false
         var tables: [TierTables] = []
         for (k, tier) in c.tiers.enumerated() {
-            var weights = tier.weights
+            var weights = tier.weights.map { $0 * SlowStart.scale }
             for i in weights.indices where weights[i] > 0 {
-                let w = c.backends[i].health.rampedWeight(weights[i], now: now, slowStart: c.slowStart)
+                let w = c.backends[i].health.rampedScaledWeight(tier.weights[i], now: now, slowStart: c.slowStart)
                 if w != weights[i] { ramping = true }
                 weights[i] = w
                 balancers[c.index][k].setWeight(w, at: i)
