@@ -38,7 +38,11 @@ extension ClientSession {
         if reason != .connectFailure {
             guard method.isIdempotent, requestBody == .none, requestDone else { return false }
         }
-        guard worker.hasEligibleBackend(c, excluding: tried, respectLimits: false, after: failed), worker.retryBudgetAllows(c, policy)
+        // The budget bounds how many requests are retrying, to spare backends a retry storm. A
+        // request already counted may use its remaining attempts, and a retry that leaves a
+        // tier that looks down (failover) adds no load to it.
+        guard worker.hasEligibleBackend(c, excluding: tried, respectLimits: false, after: failed),
+            retryCounted || worker.retryBudgetAllows(c, policy) || (failed.map { worker.leavesTier(c, after: $0) } ?? false)
         else {
             return false
         }

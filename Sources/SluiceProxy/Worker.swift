@@ -83,6 +83,9 @@ final class Worker: @unchecked Sendable {
     /// Per backend id: until when (monotonic ns) it counts as "just failed" on this worker, after
     /// a connect failure or a reset (failover picks skip it; see `pickPlan`).
     var justFailedUntil: [UInt64] = []
+    /// The latest of `justFailedUntil`: before it, some backend just failed (one comparison
+    /// keeps the common case off the per-tier scan).
+    var justFailedAny: UInt64 = 0
     var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
     var splits: [[SmoothWeightedRoundRobin]] = []
     let accessLog: AccessLogWriter
@@ -233,7 +236,9 @@ final class Worker: @unchecked Sendable {
         if c.slowStart > 0 { applyRamp(c) }
         let plan = pickPlan(c, after: failed, draw: false)
         let now = loop.now
-        for tier in [plan.first, plan.second] where tier >= 0 {
+        for k in 0..<2 {
+            let tier = k == 0 ? plan.first : plan.second
+            guard tier >= 0 else { continue }
             let t = tables(c, tier: tier)
             for i in c.backends.indices
             where isEligible(c, i, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now) {
@@ -256,9 +261,11 @@ final class Worker: @unchecked Sendable {
     ///   tried again (`justFailedUntil`), so it moves on to the other tier before health checks
     ///   have noticed an outage.
     /// - Otherwise the failover share decides the tier (`draw: false` skips the random draw and
-    ///   lists both tiers: a pick falls back to the other tier anyway).
+    ///   lists both tiers: a pick falls back to the other tier anyway), except that while more
+    ///   than half of the primaries' weight just failed on this worker, the standby tier comes
+    ///   first.
     func pickPlan(_ c: ClusterRuntime, after failed: BackendRuntime?, draw: Bool) -> PickPlan {
-        guard failed != nil || c.filtered || shared.registry.hasAdminOverrides else {
+        guard failed != nil || c.filtered || shared.registry.hasAdminOverrides || loop.now < justFailedAny else {
             return PickPlan(first: ClusterRuntime.primary, second: -1, filter: .none, avoidJustFailed: false)
         }
         let share = tierShare(c)
@@ -278,6 +285,13 @@ final class Worker: @unchecked Sendable {
         if draw && share.standby > 0 && (share.standby >= 1 || Double(random.next() >> 11) * 0x1p-53 < share.standby) {
             tier = ClusterRuntime.standby
         }
+        // Local evidence beats stale checks: while most of the primaries just failed here,
+        // new requests start on the standby tier instead of paying a failed connect first.
+        if tier == ClusterRuntime.primary && c.hasStandby && loop.now < justFailedAny
+            && tierMostlyJustFailed(c, tier: ClusterRuntime.primary)
+        {
+            tier = ClusterRuntime.standby
+        }
         return PickPlan(first: tier, second: 1 - tier, filter: .available, avoidJustFailed: false)
     }
 
@@ -295,10 +309,17 @@ final class Worker: @unchecked Sendable {
         return available > 0 && failed * 2 > available
     }
 
+    /// Whether a failover pick after `failed` starts on the other tier (its own looks down).
+    func leavesTier(_ c: ClusterRuntime, after failed: BackendRuntime) -> Bool {
+        c.hasStandby && tierMostlyJustFailed(c, tier: failed.isStandby ? ClusterRuntime.standby : ClusterRuntime.primary)
+    }
+
     /// Remembers on this worker that `b` refused a connection or reset one before answering:
     /// for `justFailedWindow`, failover picks skip it. Loop thread only.
     func noteJustFailed(_ b: BackendRuntime) {
-        if b.id < justFailedUntil.count { justFailedUntil[b.id] = loop.now &+ Self.justFailedWindow }
+        guard b.id < justFailedUntil.count else { return }
+        justFailedUntil[b.id] = loop.now &+ Self.justFailedWindow
+        justFailedAny = justFailedUntil[b.id]
     }
 
     /// How long a backend that failed a connect or reset counts as "just failed" for retries.
