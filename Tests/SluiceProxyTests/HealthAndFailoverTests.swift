@@ -110,6 +110,8 @@ import Testing
     @Test func aBackendAddedByReloadWaitsForItsFirstPasses() throws {
         let a = try backend("a")
         let b = try backend("b", BackendBehavior(healthy: false))
+        // fall: 3 — a backend that wrongly started healthy would keep traffic for 3 failed checks.
+        let checks = "    health_check: { interval: 300ms, timeout: 200ms, rise: 1, fall: 3, jitter: 0% }"
         func config(_ names: [DemoBackend]) throws -> Config {
             let list = names.map { "      - { name: \($0.name), address: 127.0.0.1:\($0.port) }" }.joined(separator: "\n")
             return try ConfigLoader.parse(
@@ -122,7 +124,7 @@ import Testing
                   - name: app
                     backends:
                 \(list)
-                \(Self.fastChecks)
+                \(checks)
                 """, file: "test.yaml")
         }
         let proxy = try ProxyFixture(
@@ -135,7 +137,7 @@ import Testing
               - name: app
                 backends:
                   - { name: a, address: 127.0.0.1:\(a.port) }
-            \(Self.fastChecks)
+            \(checks)
             """)
         try proxy.server.reload(config([a, b]))
         #expect(proxy.server.generation == 2)
