@@ -31,7 +31,6 @@ let package = Package(
             name: "SluiceEventLoop",
             dependencies: [
                 "SluiceSystem", "CSluiceLinux", .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "HeapModule", package: "swift-collections"),
             ],
             swiftSettings: hot),
         .target(name: "SluiceHTTP", dependencies: ["SluiceSystem"], swiftSettings: hot),

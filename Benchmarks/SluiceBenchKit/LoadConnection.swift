@@ -4,6 +4,7 @@ import SluiceSystem
 
 /// One keep-alive client connection of the load generator. Loop thread only.
 final class LoadConnection: EventHandler, TimerTarget {
+    var timerSlot = TimerSlot()
     unowned let generator: LoadGenerator
     var fd: Int32 = -1
     var connected = false

@@ -28,6 +28,7 @@ final class BackendConnection: EventHandler, TimerTarget {
     var generateRemaining = 0
     var generateChunked = false
     var counted = false
+    var timerSlot = TimerSlot()
 
     init(server: BackendServer, fd: Int32) {
         self.server = server
@@ -59,6 +60,7 @@ final class BackendConnection: EventHandler, TimerTarget {
         if counted { owner.active.wrappingSubtract(1, ordering: .relaxed) }
         counted = false
         state = .closed
+        server.loop.cancelTimer(self)
         server.loop.deregister(fd)
         Socket.close(fd)
         server.connections[fd] = nil

@@ -80,7 +80,8 @@ enum ClusterDecoder {
             let um = MappingReader(u, ctx, what: "\(what).upstream_tls", known: ["ca_file", "server_name", "verify"])
         {
             var ut = UpstreamTLSConfig()
-            if let (f, n) = um.scalar("ca_file") {
+            if let (written, n) = um.scalar("ca_file") {
+                let f = ctx.path(written)
                 if !FileManager.default.isReadableFile(atPath: f) { ctx.error(n, "\(what).upstream_tls.ca_file: cannot read \"\(f)\"") }
                 ut.caFile = f
             }

@@ -23,7 +23,12 @@ public struct AdminConfig: Sendable {
     /// `admin.listen`, default 127.0.0.1:9901; nil when the admin block says `listen: off`.
     public var listen: SocketAddress?
     public var listenText: String
+    /// `admin.token_file`, resolved against the config file's folder.
     public var tokenFile: String?
+    /// The token read from `tokenFile` at load (non-empty, trimmed); nil without a token file.
+    public var token: String?
+    /// The line of `admin.listen` in the file (of `admin:`, or 1, when the default is used).
+    public var line = 1
 }
 
 public enum AccessLogTarget: Sendable, Equatable {
@@ -43,6 +48,8 @@ public struct AccessLogConfig: Sendable {
 public struct GlobalLimits: Sendable {
     public var maxConnections = 50_000
     public var maxRequestHead = 32 * 1024
+    /// Header fields in one request head; past it 431.
+    public var maxRequestHeaders = 256
     public var maxRequestBody = 100 * 1024 * 1024
 }
 
@@ -61,6 +68,8 @@ public struct ListenerConfig: Sendable {
     public var address: SocketAddress
     public var tls: TLSConfig?
     public var routes: [RouteConfig]
+    /// The line of its `listen` key in the file, for errors found at run time (bind).
+    public var line = 1
 }
 
 public struct TLSConfig: Sendable {

@@ -38,6 +38,13 @@ public enum ConfigLoader {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
                 .composer(_, let problem, let mark, _):
                 return ConfigError(file: file, line: mark.line, message: "YAML syntax: \(problem)")
+            case .duplicatedKeysInMapping(let keys, let context):
+                // Yams marks the first occurrence and quotes the whole file: report the repeat's line.
+                let key = keys.first ?? "?"
+                let first = context.mark.line
+                let line = DuplicateKeyLocator.line(of: key, firstLine: first, column: context.mark.column, in: context.text)
+                return ConfigError(
+                    file: file, line: line ?? first, message: "key \"\(key)\" is repeated (first at line \(first))")
             default:
                 break
             }
@@ -68,13 +75,15 @@ public enum ConfigLoader {
         }
         var limits = GlobalLimits()
         if let n = m.node("limits"),
-            let l = MappingReader(n, ctx, what: "limits", known: ["max_connections", "max_request_head", "max_request_body"])
+            let l = MappingReader(
+                n, ctx, what: "limits", known: ["max_connections", "max_request_head", "max_request_headers", "max_request_body"])
         {
             limits.maxConnections = l.int("max_connections", limits.maxConnections, 1...10_000_000)
             limits.maxRequestHead = l.size("max_request_head", limits.maxRequestHead)
             if limits.maxRequestHead < 1024 || limits.maxRequestHead > 1 << 20 {
                 ctx.error(l.node("max_request_head"), "limits.max_request_head must be from 1KiB to 1MiB")
             }
+            limits.maxRequestHeaders = l.int("max_request_headers", limits.maxRequestHeaders, 1...10_000)
             limits.maxRequestBody = l.size("max_request_body", limits.maxRequestBody)
         }
         var timeouts = Timeouts()
@@ -122,6 +131,14 @@ public enum ConfigLoader {
             ctx.error(line: m.line, "\"listeners\" is required")
         }
         guard let admin else { return nil }
+        if let a = admin.listen {
+            for (i, l) in listeners.enumerated() where SocketAddress.overlap(a, l.address) {
+                ctx.error(
+                    line: l.line,
+                    "listeners[\(i)].listen: \(l.listenText) is where the admin listener listens (admin.listen \(admin.listenText), line \(admin.line))"
+                )
+            }
+        }
         return Config(
             path: file, workers: workers, admin: admin, accessLog: accessLog, limits: limits, timeouts: timeouts,
             listeners: listeners, clusters: clusters)
@@ -130,20 +147,33 @@ public enum ConfigLoader {
     static func decodeAdmin(_ node: Node?, _ ctx: DecodeContext) -> AdminConfig? {
         var text = "127.0.0.1:9901"
         var tokenFile: String? = nil
+        var token: String? = nil
         var where_: Node? = node
+        var line = ctx.line(node)
         if let node, let a = MappingReader(node, ctx, what: "admin", known: ["listen", "token_file"]) {
             if let (s, n) = a.scalar("listen") {
                 text = s
                 where_ = n
+                line = ctx.line(n)
             }
-            if let (t, n) = a.scalar("token_file") {
+            if let (written, n) = a.scalar("token_file") {
+                let t = ctx.path(written)
                 tokenFile = t
-                if !FileManager.default.isReadableFile(atPath: t) { ctx.error(n, "admin.token_file: cannot read \"\(t)\"") }
+                if let data = FileManager.default.contents(atPath: t) {
+                    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    if text.isEmpty {
+                        ctx.error(n, "admin.token_file: \"\(t)\" is empty (it would refuse every call but GET)")
+                    } else {
+                        token = text
+                    }
+                } else {
+                    ctx.error(n, "admin.token_file: cannot read \"\(t)\"")
+                }
             }
         }
-        if text == "off" { return AdminConfig(listen: nil, listenText: text, tokenFile: tokenFile) }
+        if text == "off" { return AdminConfig(listen: nil, listenText: text, tokenFile: tokenFile, token: token, line: line) }
         do {
-            return AdminConfig(listen: try SocketAddress.resolve(text), listenText: text, tokenFile: tokenFile)
+            return AdminConfig(listen: try SocketAddress.resolve(text), listenText: text, tokenFile: tokenFile, token: token, line: line)
         } catch {
             ctx.error(where_, "admin.listen: \(error.message)")
             return nil

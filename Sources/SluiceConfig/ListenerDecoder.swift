@@ -22,7 +22,8 @@ enum ListenerDecoder {
         }
         if routes.isEmpty { ctx.error(node, "\(what): at least one route is required") }
         guard let address else { return nil }
-        return ListenerConfig(name: name, listenText: listen, address: address, tls: tls, routes: routes)
+        return ListenerConfig(
+            name: name, listenText: listen, address: address, tls: tls, routes: routes, line: ln.mark?.line ?? ctx.line(node))
     }
 
     static func decodeTLS(_ node: Node, what: String, _ ctx: DecodeContext) -> TLSConfig? {
@@ -32,8 +33,10 @@ enum ListenerDecoder {
         var certs: [TLSConfig.Certificate] = []
         for (i, c) in (m.sequence("certificates") ?? []).enumerated() {
             guard let cm = MappingReader(c, ctx, what: "\(what).certificates[\(i)]", known: ["cert", "key"]),
-                let cert = cm.requiredString("cert"), let key = cm.requiredString("key")
+                let certName = cm.requiredString("cert"), let keyName = cm.requiredString("key")
             else { continue }
+            let cert = ctx.path(certName)
+            let key = ctx.path(keyName)
             for file in [cert, key] where !FileManager.default.isReadableFile(atPath: file) {
                 ctx.error(c, "\(what).certificates[\(i)]: cannot read \"\(file)\"")
             }

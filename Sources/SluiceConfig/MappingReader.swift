@@ -1,15 +1,35 @@
+import Foundation
 import Yams
 
 /// Collects errors while a file is decoded, so one `sluice check` shows all of them.
 final class DecodeContext {
     let file: String
     var errors: [ConfigError] = []
+    /// The config file's folder, absolute: relative file names in it are read from here.
+    let folder: String
 
-    init(file: String) { self.file = file }
+    init(file: String) {
+        self.file = file
+        var dir = (file as NSString).deletingLastPathComponent
+        if !dir.hasPrefix("/") {
+            let cwd = FileManager.default.currentDirectoryPath
+            dir = dir.isEmpty ? cwd : cwd + "/" + dir
+        }
+        folder = dir
+    }
+
+    /// A file named in the config: absolute as written, relative to the config file's folder
+    /// otherwise (as nginx and HAProxy read paths against their configuration).
+    func path(_ name: String) -> String {
+        name.hasPrefix("/") ? name : ((folder as NSString).appendingPathComponent(name) as NSString).standardizingPath
+    }
 
     func error(_ node: Node?, _ message: String) {
         errors.append(ConfigError(file: file, line: node?.mark?.line ?? 1, message: message))
     }
+
+    /// The line of `node` (1 when unknown).
+    func line(_ node: Node?) -> Int { node?.mark?.line ?? 1 }
 
     func error(line: Int, _ message: String) {
         errors.append(ConfigError(file: file, line: line, message: message))

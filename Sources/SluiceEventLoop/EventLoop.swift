@@ -1,6 +1,5 @@
 import CSluiceLinux
 import Glibc
-import HeapModule
 import SluiceSystem
 import Synchronization
 
@@ -14,6 +13,8 @@ public protocol EventHandler: AnyObject {
 public protocol TimerTarget: AnyObject {
     /// Called once the armed deadline has passed; the target checks its own deadlines.
     func timerFired(now: UInt64)
+    /// The target's place in the loop's timers; declare `var timerSlot = TimerSlot()`.
+    var timerSlot: TimerSlot { get set }
 }
 
 /// One epoll loop, run by one thread.
@@ -31,8 +32,7 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private var handlers: [EventHandler?] = []
     private var generations: [UInt32] = []
-    private var timers = Heap<TimerEntry>()
-    private var timerSeq: UInt64 = 0
+    private var timers = TimerHeap()
     private var batchEndHooks: [() -> Void] = []
     private let tasks = Mutex<[() -> Void]>([])
     private let wakePending = Atomic<Bool>(false)
@@ -103,11 +103,19 @@ public final class EventLoop: @unchecked Sendable {
         _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev)
     }
 
-    /// Arms a timer for `target` at monotonic `deadline`; fires at most once per arm.
+    /// Arms `target`'s timer at monotonic `deadline`, or moves it there when it is armed
+    /// already (a target has at most one deadline). Fires once per arm.
     public func arm(_ target: TimerTarget, at deadline: UInt64) {
-        timerSeq &+= 1
-        timers.insert(TimerEntry(deadline: deadline, seq: timerSeq, target: target))
+        timers.schedule(target, at: deadline)
     }
+
+    /// Disarms `target`'s timer, so the loop no longer holds it (call when the target closes).
+    public func cancelTimer(_ target: TimerTarget) {
+        timers.cancel(target)
+    }
+
+    /// Timers armed now (for tests and leak checks).
+    public var armedTimerCount: Int { timers.count }
 
     /// Runs `body` after `nanos` on this loop.
     public func after(_ nanos: UInt64, _ body: @escaping () -> Void) {
@@ -141,7 +149,7 @@ public final class EventLoop: @unchecked Sendable {
         defer { events.deallocate() }
         while !stopped.load(ordering: .acquiring) {
             var timeout: Int32 = -1
-            if let first = timers.min {
+            if let first = timers.first {
                 let n = Clock.monotonicNanos()
                 timeout = first.deadline <= n ? 0 : Int32(min((first.deadline - n + 999_999) / 1_000_000, 60_000))
             }
@@ -180,28 +188,15 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runTimers() {
-        while let first = timers.min, first.deadline <= now {
-            let entry = timers.removeMin()
-            entry.target.timerFired(now: now)
+        while let first = timers.first, first.deadline <= now {
+            _ = timers.popFirst()
+            first.target.timerFired(now: now)
         }
     }
 }
 
-struct TimerEntry: Comparable {
-    let deadline: UInt64
-    let seq: UInt64
-    let target: TimerTarget
-
-    static func < (a: TimerEntry, b: TimerEntry) -> Bool {
-        a.deadline != b.deadline ? a.deadline < b.deadline : a.seq < b.seq
-    }
-
-    static func == (a: TimerEntry, b: TimerEntry) -> Bool {
-        a.deadline == b.deadline && a.seq == b.seq
-    }
-}
-
 final class ClosureTimer: TimerTarget {
+    var timerSlot = TimerSlot()
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
     func timerFired(now: UInt64) { body() }

@@ -2,8 +2,9 @@
 ///
 /// Feed it bytes as they arrive; it hands out the data parts and reports the end.
 /// Chunk extensions are checked and dropped; trailer fields are checked and dropped.
-/// Errors: a size that is not hex or has more than 15 digits, a missing CRLF after
-/// data, bare CR or LF, control bytes, over-long lines.
+/// Errors: a size that is not hex or over `maxChunkSize` (leading zeros are fine: the value
+/// is limited, not the digits), a missing CRLF after data, bare CR or LF, control bytes,
+/// over-long lines.
 public struct ChunkedDecoder: Sendable {
     enum State: Sendable {
         case size
@@ -18,6 +19,10 @@ public struct ChunkedDecoder: Sendable {
         case finalLF
         case done
     }
+
+    /// The largest chunk accepted: 2^60 - 1 bytes (15 hex digits of value), far past any body
+    /// limit, and small enough that the size never overflows while it is read.
+    public static let maxChunkSize = (1 << 60) - 1
 
     var state: State = .size
     var size = 0
@@ -87,7 +92,9 @@ public struct ChunkedDecoder: Sendable {
         case .size:
             if let v = ByteClass.hexValue(c) {
                 digits += 1
-                if digits > 15 { throw fail("chunk size too large") }
+                // Checked before the shift, so `size` never overflows: at most maxChunkSize after it.
+                if size > Self.maxChunkSize >> 4 { throw fail("chunk size too large") }
+                if digits > 4096 { throw fail("chunk size line too long") }
                 size = size << 4 | v
             } else if digits == 0 {
                 throw fail("invalid chunk size")

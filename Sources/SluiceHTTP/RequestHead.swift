@@ -17,10 +17,13 @@ public struct RequestLimits: Sendable {
     public var maxHead: Int
     /// Request line alone; past it 414.
     public var maxRequestLine: Int
+    /// Header fields in one head (`limits.max_request_headers`); past it 431.
+    public var maxFields: Int
 
-    public init(maxHead: Int = 32 * 1024, maxRequestLine: Int = 8 * 1024) {
+    public init(maxHead: Int = 32 * 1024, maxRequestLine: Int = 8 * 1024, maxFields: Int = 256) {
         self.maxHead = maxHead
         self.maxRequestLine = min(maxRequestLine, maxHead)
+        self.maxFields = maxFields
     }
 }
 
@@ -104,7 +107,8 @@ public struct RequestHead: Sendable {
             return .incomplete
         }
         try parseRequestLine(p, start, lineCR)
-        guard let end = try FieldParser.parse(p, start: lineCR + 2, end: scanEnd, fields: &fields) else {
+        guard let end = try FieldParser.parse(p, start: lineCR + 2, end: scanEnd, fields: &fields, maxFields: limits.maxFields)
+        else {
             if count - start >= limits.maxHead { throw HTTPParseError(431, "request head too large") }
             return .incomplete
         }

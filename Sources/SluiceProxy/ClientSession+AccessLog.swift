@@ -5,10 +5,15 @@ extension ClientSession {
     /// Writes one access-log line for the exchange that just ended (or was cut).
     func logExchange(aborted: Bool) {
         worker.stats.requests &+= 1
-        worker.metrics.count(
-            listener: listenerIndex, cluster: clusterIndexInSnapshot, code: status,
-            backendID: upstreamFirstByteAt != 0 ? backend?.id : nil,
-            seconds: Double(worker.loop.now &- startedAt) / 1e9)
+        let backendID = upstreamFirstByteAt != 0 ? backend?.id : nil
+        let seconds = Double(worker.loop.now &- startedAt) / 1e9
+        if listener.isCurrent && (cluster == nil || clusterIndexInSnapshot != nil) {
+            worker.metrics.count(
+                listener: listenerIndex, cluster: clusterIndexInSnapshot, code: status, backendID: backendID, seconds: seconds)
+        } else {
+            worker.metrics.countRetired(
+                listener: listenerName, cluster: cluster?.name, code: status, backendID: backendID, seconds: seconds)
+        }
         let log = worker.accessLog
         guard log.enabled else { return }
         let now = worker.loop.now
@@ -63,7 +68,11 @@ extension ClientSession {
     /// A request refused while its head was parsed: no method or path worth logging.
     func logBadRequest(_ code: Int) {
         worker.stats.requests &+= 1
-        worker.metrics.count(listener: listenerIndex, cluster: nil, code: code, backendID: nil, seconds: nil)
+        if listener.isCurrent {
+            worker.metrics.count(listener: listenerIndex, cluster: nil, code: code, backendID: nil, seconds: nil)
+        } else {
+            worker.metrics.countRetired(listener: listenerName, cluster: nil, code: code, backendID: nil, seconds: nil)
+        }
         let log = worker.accessLog
         guard log.enabled else { return }
         let b = log.buffer
@@ -74,7 +83,9 @@ extension ClientSession {
             log.appendCombinedTime(wall)
             b.append(" \"-\" ")
             b.append(decimal: code)
-            b.append(" - \"-\" \"-\"\n")
+            b.append(" ")
+            if bytesSent > 0 { b.append(decimal: bytesSent) } else { b.append("-") }
+            b.append(" \"-\" \"-\"\n")
             log.lineDone()
             return
         }
@@ -84,7 +95,9 @@ extension ClientSession {
         clientIP.withUnsafeBytes { b.append($0) }
         b.append("\",\"method\":null,\"path\":null,\"status\":")
         b.append(decimal: code)
-        b.append(",\"bytes\":0,\"listener\":")
+        b.append(",\"bytes\":")
+        b.append(decimal: bytesSent)
+        b.append(",\"listener\":")
         log.appendJSONString(listenerName)
         b.append(",\"cluster\":null,\"backend\":null,\"tried\":[],\"duration_ms\":0,\"upstream_ms\":null,\"request_id\":null}\n")
         log.lineDone()

@@ -7,18 +7,16 @@ import SluiceSystem
 extension ClientSession {
     /// Head phase: wait for, read and parse the next request head.
     func processHead() -> Bool {
-        let snap = worker.snapshot
-        if listenerIndex < 0 || listenerIndex >= snap.routers.count {
-            close()  // its listener was removed by a reload: the connection has drained
-            return true
-        }
+        // The listener's snapshot: the current one, or the last one that had it (removed by a
+        // reload, its connections drain and their indices stay consistent).
+        let snap = listener.snapshot
         guard let b = inBuf, !b.isEmpty else {
             if clientEOF {
                 close()
                 return true
             }
-            if worker.draining {
-                close()  // idle keep-alive connection during shutdown
+            if worker.draining || listener.removed {
+                close()  // idle keep-alive connection during shutdown or of a removed listener
                 return true
             }
             if readClient(maxBuffer: snap.limits.maxRequestHead + 4096) { return true }
@@ -27,9 +25,9 @@ extension ClientSession {
         }
         if !headStarted {
             headStarted = true
-            setDeadline(snap.timeouts.clientHead)
+            expect(.clientHead, snap.timeouts.clientHead)
         }
-        let limits = RequestLimits(maxHead: snap.limits.maxRequestHead)
+        let limits = RequestLimits(maxHead: snap.limits.maxRequestHead, maxFields: snap.limits.maxRequestHeaders)
         switch head.parse(b.readable, limits: limits) {
         case .incomplete:
             if clientEOF {
@@ -61,7 +59,7 @@ extension ClientSession {
 
     /// A complete head is at the front of `inBuf`: route it, forward it, start the exchange.
     func startExchange(headLength: Int) {
-        let snap = worker.snapshot
+        let snap = listener.snapshot
         let b = inBuf!
         let p = UnsafeRawPointer(b.readPointer)
         startedAt = worker.loop.now
@@ -73,11 +71,12 @@ extension ClientSession {
         replays = 0
         retriesUsed = 0
         responseStarted = false
+        clientLeft = false
         cluster = nil
         backend = nil
         method = head.method
         clientIsHTTP11 = head.isHTTP11
-        keepAlive = head.keepAlive && !worker.draining
+        keepAlive = head.keepAlive && !worker.draining && !listener.removed
         upgradeRequested = head.upgradeIndex >= 0
         snapshot = snap
         phase = .exchange
@@ -113,7 +112,7 @@ extension ClientSession {
         writeForwardedHead(p)
         var c: ClusterRuntime? = nil
         if let routeIndex {
-            c = snap.clusters[worker.pickCluster(listener: listenerIndex, route: routeIndex)]
+            c = snap.clusters[worker.pickCluster(listener: listener, route: routeIndex)]
             if c!.balance == .hash { hashKey = computeHashKey(p, c!) }
         }
         b.consume(headLength)
@@ -171,7 +170,7 @@ extension ClientSession {
                 // Every available backend is at max_requests_per_backend: wait for a slot.
                 if worker.enqueue(self, c) {
                     let limits = c.config.limits!
-                    setDeadline(limits.queueTimeout)
+                    expect(.queue, limits.queueTimeout)
                 } else {
                     shed(.queueFull)
                 }
@@ -285,7 +284,7 @@ extension ClientSession {
             carriedOutput = nil
             if let fresh = up.outBuf { worker.buffers.release(fresh) }
             up.outBuf = carry
-            setDeadline(up.connected ? worker.activeTimeout(self) : cluster!.connectTimeout)
+            awaitConnect(up)
             return
         }
         let out = up.ensureOut()
@@ -298,7 +297,27 @@ extension ClientSession {
         } else {
             out.append(UnsafeRawPointer(forwardedHead.readPointer), forwardedHead.readableCount)
         }
-        setDeadline(up.connected ? (requestDone ? cluster!.responseTimeout : worker.activeTimeout(self)) : cluster!.connectTimeout)
+        awaitConnect(up)
+    }
+
+    /// After attaching `up`: the connect phase while it connects (TCP and upstream TLS), else
+    /// straight to sending the request.
+    func awaitConnect(_ up: UpstreamConnection) {
+        if up.connected {
+            expect(.requestBody, cluster!.responseTimeout)
+        } else {
+            expect(.connect, cluster!.connectTimeout)
+        }
+    }
+
+    /// Moves the deadline along the upstream side of the exchange: connected ends `connect`;
+    /// the request fully sent starts `response` (DESIGN §3: from the request fully sent to the
+    /// first response byte). Called after every pump of the exchange.
+    func advanceUpstreamPhase(_ up: UpstreamConnection) {
+        if wait == .connect && up.connected { expect(.requestBody, cluster!.responseTimeout) }
+        if wait == .requestBody && requestDone && up.pendingOut == 0 && up.connected {
+            expect(.response, cluster!.responseTimeout)
+        }
     }
 
     /// Serializes the request head as it goes to the backend (RFC 9110 §7.6: hop-by-hop removed,
@@ -360,7 +379,7 @@ extension ClientSession {
         }
         clientIP.withUnsafeBytes { o.append($0) }
         o.append("\r\n")
-        o.append(worker.isTLS(listenerIndex) ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n")
+        o.append(worker.isTLS(listener) ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n")
         if requestIdEnd == 0 {
             o.append("X-Request-Id: ")
             requestIdStart = o.writeIndex
@@ -446,9 +465,7 @@ extension ClientSession {
                 requestDone = true
             }
         }
-        if requestDone && progress, let c = cluster, responsePhase == .awaitingHead {
-            setDeadline(c.responseTimeout)
-        }
+        if progress && wait == .requestBody, let c = cluster { extend(c.responseTimeout) }
         return progress
     }
 }

@@ -13,12 +13,15 @@ extension ClientSession {
             if !retry(.connectFailure) { failExchange(502, "backend refused the connection") }
             return true
         }
+        advanceUpstreamPhase(up)
         if !requestDone && pumpRequestBody(up) { progress = true }
         guard phase == .exchange, upstream === up else { return true }
         if up.flush() {
             progress = true
-            if !requestDone || responsePhase != .awaitingHead { setDeadline(worker.activeTimeout(self)) }
+            if wait == .requestBody { extend(cluster!.responseTimeout) }
         }
+        advanceUpstreamPhase(up)
+        if requestDone && readable && !clientEOF { noticeClientClose() }
         if pumpResponse(up) { progress = true }
         return progress
     }
@@ -47,7 +50,7 @@ extension ClientSession {
                     upstreamFailedBeforeResponse(up)
                     return true
                 }
-                if up.fill() {
+                if up.fill(maxBuffer: snapshot!.limits.maxRequestHead + 4096) {
                     progress = true
                     continue
                 }
@@ -66,13 +69,13 @@ extension ClientSession {
                     } else {
                         // Cut mid-body: the client must see a cut response, never a clean one.
                         worker.stats.truncatedResponses &+= 1
-                        abort()
+                        cut()
                     }
                     return true
                 }
-                if up.fill() {
+                if up.fill(maxBuffer: BufferPool.standardSize) {
                     progress = true
-                    setDeadline(worker.activeTimeout(self))
+                    extend(worker.activeTimeout(self))
                     continue
                 }
                 return progress
@@ -82,6 +85,23 @@ extension ClientSession {
             }
         }
         return true
+    }
+
+    /// While the request is in service the client socket is still read, so a client that closes
+    /// is noticed (its pipelined bytes, if any, wait in `inBuf` for their turn). A FIN is a
+    /// half-close, which HTTP allows: the exchange goes on (as HAProxy and Envoy do by default),
+    /// the answer is still written, the connection ends after it, and the access log marks the
+    /// exchange `aborted` with the backend's status.
+    func noticeClientClose() {
+        let b = ensureIn()
+        guard b.readableCount < BufferPool.standardSize else { return }
+        while readable && !clientEOF && readClient(maxBuffer: BufferPool.standardSize) {
+            if b.readableCount >= BufferPool.standardSize { break }
+        }
+        if clientEOF {
+            clientLeft = true
+            keepAlive = false
+        }
     }
 
     /// The backend failed before a complete response head: replay on a fresh connection when the
@@ -117,13 +137,14 @@ extension ClientSession {
             responseStarted = true
             phase = .tunnel
             logExchange(aborted: false)
-            setDeadline(snapshot!.timeouts.clientIdle)
+            expect(.tunnel, snapshot!.timeouts.clientIdle)
             return
         }
         if s < 200 {
             // 1xx (100 Continue, 103 Early Hints): forwarded to HTTP/1.1 clients; the final response follows.
             if clientIsHTTP11 { writeResponseHead(p, mode: .none, upgrade: false) }
             b.consume(length)
+            extend(worker.activeTimeout(self))  // the backend is alive: the final head gets a full `response`
             return
         }
         status = s
@@ -158,6 +179,7 @@ extension ClientSession {
         b.consume(length)
         responseStarted = true
         responsePhase = responseFraming == .none ? .done : .body
+        expect(.responseBody, worker.activeTimeout(self))
     }
 
     /// Writes the response head for the client: hop-by-hop fields removed, framing re-stated.
@@ -238,7 +260,7 @@ extension ClientSession {
                 b.consume(used)
             } catch {
                 worker.stats.badResponses &+= 1
-                abort()
+                cut()
                 return
             }
             bytesSent += sent
@@ -279,15 +301,15 @@ extension ClientSession {
                 up.close()
             }
         }
-        logExchange(aborted: false)
+        logExchange(aborted: clientLeft)
         requestsServed += 1
         snapshot = nil
-        if requestDone && keepAlive && !worker.draining {
+        if requestDone && keepAlive && !worker.draining && !listener.removed {
             phase = .head
-            setDeadline(worker.snapshot.timeouts.clientIdle)
+            expect(.clientIdle, listener.snapshot.timeouts.clientIdle)
         } else {
             phase = .closing
-            setDeadline(5_000_000_000)
+            expect(.closing, 5_000_000_000)
         }
     }
 
@@ -300,7 +322,7 @@ extension ClientSession {
     func failExchange(_ status: Int, _ reason: StaticString) {
         endRetryAccounting()
         if responseStarted {
-            abort()
+            cut()
             return
         }
         closeUpstream()
@@ -328,7 +350,7 @@ extension ClientSession {
         responseStarted = true
         if phase == .exchange { logExchange(aborted: false) } else if phase == .head { logBadRequest(code) }
         phase = .closing
-        setDeadline(5_000_000_000)
+        expect(.closing, 5_000_000_000)
     }
 
     static func reasonPhrase(_ code: Int) -> StaticString {
@@ -373,7 +395,7 @@ extension ClientSession {
         } else if !up.hasInput && up.fill() {
             progress = true
         }
-        if progress { setDeadline(snapshot?.timeouts.clientIdle ?? 60_000_000_000) }
+        if progress { extend(snapshot?.timeouts.clientIdle ?? listener.snapshot.timeouts.clientIdle) }
         let clientDone = clientEOF && (inBuf?.isEmpty ?? true) && up.pendingOut == 0
         let upstreamDone = (up.eof || up.failed) && !up.hasInput && pendingOut == 0
         if clientDone || upstreamDone {

@@ -21,6 +21,30 @@ final class ClientSession: EventHandler, TimerTarget {
     enum ResponsePhase { case awaitingHead, body, done }
     /// How the response body is written to the client.
     enum ClientBodyMode { case none, raw, chunked }
+    /// What the connection's one deadline is waiting for. Each phase has its own timeout and
+    /// only its own (DESIGN §3 "Timeouts, one per phase"); a transition re-arms the deadline.
+    enum Wait {
+        /// TLS handshake (`tls.handshake_timeout`).
+        case handshake
+        /// The request head arriving (`client_head`), also a new connection's first request.
+        case clientHead
+        /// Between requests on a kept-alive connection (`client_idle`).
+        case clientIdle
+        /// In the cluster's queue (`limits.queue_timeout`).
+        case queue
+        /// TCP connect and upstream TLS handshake (`connect`).
+        case connect
+        /// The request body streaming to the backend: longest silence (`response`).
+        case requestBody
+        /// The request fully sent, the response head not yet in (`response`).
+        case response
+        /// The response body streaming: longest silence (`response`).
+        case responseBody
+        /// A WebSocket tunnel's inactivity (`client_idle`).
+        case tunnel
+        /// The last answer flushing and the lingering close.
+        case closing
+    }
 
     static let highWater = 64 * 1024
 
@@ -44,10 +68,17 @@ final class ClientSession: EventHandler, TimerTarget {
     /// EPOLLOUT interest is on (only after a short write, until the socket drains).
     var watchingWrite = false
     var clientEOF = false
+    /// The client sent its FIN or the socket failed (EPOLLRDHUP/EPOLLHUP/EPOLLERR seen): with
+    /// edge-triggered epoll no further edge will come, so reads go on until they return the end.
+    var clientHungUp = false
+    /// The client closed its side while the current exchange was in service.
+    var clientLeft = false
     var driving = false
     var again = false
+    var wait: Wait = .clientHead
     var deadline: UInt64 = 0
     var armedDeadline: UInt64 = .max
+    var timerSlot = TimerSlot()
     var requestsServed = 0
     var headStarted = false
 
@@ -107,13 +138,14 @@ final class ClientSession: EventHandler, TimerTarget {
         clientIP = Array(peer.host.utf8)
         self.listener = listener
         tried.reserveCapacity(4)
-        deadline = worker.loop.now &+ worker.snapshot.timeouts.clientHead
+        deadline = worker.loop.now &+ listener.snapshot.timeouts.clientHead
     }
 
     // MARK: events
 
     func handleEvent(_ events: UInt32) {
         if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
+        if events & (EventLoop.hangup | EventLoop.error) != 0 { clientHungUp = true }
         if events & EventLoop.writable != 0 {
             writable = true
             if watchingWrite {
@@ -145,8 +177,16 @@ final class ClientSession: EventHandler, TimerTarget {
         if phase != .closed { drive() }
     }
 
+    /// Enters phase `w` with its own timeout, `nanos` from now.
     @inline(__always)
-    func setDeadline(_ nanos: UInt64) {
+    func expect(_ w: Wait, _ nanos: UInt64) {
+        wait = w
+        deadline = worker.loop.now &+ nanos
+    }
+
+    /// Progress in the current phase: its silence limit starts again.
+    @inline(__always)
+    func extend(_ nanos: UInt64) {
         deadline = worker.loop.now &+ nanos
     }
 
@@ -195,10 +235,10 @@ final class ClientSession: EventHandler, TimerTarget {
         }
         switch t.handshake() {
         case .done:
-            worker.countHandshake(listenerIndex, ok: true)
+            worker.countHandshake(listener, ok: true)
             phase = .head
             readable = true  // the client's first request may already sit decrypted in OpenSSL
-            setDeadline(worker.snapshot.timeouts.clientHead)
+            expect(.clientHead, listener.snapshot.timeouts.clientHead)
             return true
         case .wantRead:
             readable = false
@@ -207,7 +247,7 @@ final class ClientSession: EventHandler, TimerTarget {
             blockedOnWrite()
             return false
         case .closed, .failed:
-            worker.countHandshake(listenerIndex, ok: false)
+            worker.countHandshake(listener, ok: false)
             close()
             return true
         }
@@ -245,7 +285,7 @@ final class ClientSession: EventHandler, TimerTarget {
         switch StreamIO.read(fd, tls, b.writePointer, b.writableCount) {
         case .data(let n, let drained):
             b.writeIndex += n
-            if drained { readable = false }
+            if drained && !clientHungUp { readable = false }
         case .end, .error:
             clientEOF = true
             readable = false
@@ -268,7 +308,11 @@ final class ClientSession: EventHandler, TimerTarget {
         case .wrote(let n):
             b.consume(n)
             if n < want { blockedOnWrite() }
-            if phase == .exchange || phase == .tunnel { setDeadline(worker.activeTimeout(self)) }
+            if n > 0 {
+                // A client reading a streamed answer is progress of the exchange (or tunnel).
+                if wait == .responseBody { extend(worker.activeTimeout(self)) }
+                if wait == .tunnel { extend(snapshot?.timeouts.clientIdle ?? listener.snapshot.timeouts.clientIdle) }
+            }
             return n > 0
         case .wouldBlock:
             blockedOnWrite()
@@ -285,7 +329,40 @@ final class ClientSession: EventHandler, TimerTarget {
 
     // MARK: endings
 
-    /// Closes everything now (client gone, or a response that must look cut).
+    /// The drain deadline passed with this connection still busy (loop thread): a request whose
+    /// answer has not started gets a 503 now, one mid-answer is cut; both are logged.
+    func abandon() {
+        switch phase {
+        case .exchange:
+            if responseStarted {
+                logExchange(aborted: true)
+            } else {
+                if queuedAt != 0 { worker.dequeue(self) }
+                keepAlive = false
+                failExchange(503, "shutting down")
+                _ = flushClient()
+            }
+            close()
+        case .closed:
+            break
+        default:
+            close()
+        }
+    }
+
+    /// The response cannot be completed (the backend died mid-body, sent a bad chunk, went
+    /// silent): what was received still goes out, then the connection closes with no terminal
+    /// chunk, so the client sees a visibly cut response, never a clean-looking one.
+    func cut() {
+        guard phase == .exchange else { return }
+        logExchange(aborted: true)
+        closeUpstream()
+        keepAlive = false
+        phase = .closing
+        expect(.closing, 5_000_000_000)
+    }
+
+    /// Closes everything now (the client is gone).
     func abort() {
         if phase == .exchange { logExchange(aborted: true) }  // a tunnel was logged at its 101
         closeUpstream()
@@ -296,6 +373,7 @@ final class ClientSession: EventHandler, TimerTarget {
         guard phase != .closed else { return }
         phase = .closed
         closeUpstream()
+        worker.loop.cancelTimer(self)
         worker.loop.deregister(fd)
         Socket.close(fd)
         if let b = inBuf { worker.buffers.release(b) }
@@ -325,7 +403,7 @@ final class ClientSession: EventHandler, TimerTarget {
         tls?.shutdown()
         Socket.shutdownWrite(fd)
         phase = .lingering
-        setDeadline(2_000_000_000)
+        expect(.closing, 2_000_000_000)
         return true
     }
 
@@ -342,38 +420,42 @@ final class ClientSession: EventHandler, TimerTarget {
         return true
     }
 
+    /// The current phase's deadline passed: what that means depends only on the phase.
     func timedOut() {
-        switch phase {
-        case .head:
+        switch wait {
+        case .handshake:
+            worker.countHandshake(listener, ok: false)
+            close()
+        case .clientHead:
             if let b = inBuf, !b.isEmpty {
                 sendError(408, "request head not received in time")
             } else {
                 close()
             }
-        case .exchange:
-            if queuedAt != 0 {
-                worker.dequeue(self)
-                shed(.queueTimeout)
-            } else if let up = upstream, !up.connected {
-                worker.stats.connectFailures &+= 1
+        case .clientIdle, .closing:
+            close()
+        case .queue:
+            worker.dequeue(self)
+            shed(.queueTimeout)
+        case .connect:
+            worker.stats.connectFailures &+= 1
+            noteBackendFailure()
+            if !retry(.connectFailure) { failExchange(502, "backend connect timeout") }
+        case .requestBody:
+            if let up = upstream, up.pendingOut > 0 && (inBuf?.isEmpty ?? true) && !readable {
+                // The backend stopped reading the body it was sent.
                 noteBackendFailure()
-                if !retry(.connectFailure) { failExchange(502, "backend connect timeout") }
-            } else if responsePhase == .awaitingHead && requestDone {
-                noteBackendFailure()
-                if !retry(.status, status: 504) { failExchange(504, "backend did not answer in time") }
-            } else if !requestDone && responsePhase == .awaitingHead {
-                // The client stalled mid-body, or the backend stopped reading it.
-                failExchange(408, "request body not received in time")
+                failExchange(504, "backend stopped reading the request body")
             } else {
-                abort()
+                failExchange(408, "request body not received in time")
             }
-        case .handshake:
-            worker.countHandshake(listenerIndex, ok: false)
+        case .response:
+            noteBackendFailure()
+            if !retry(.status, status: 504) { failExchange(504, "backend did not answer in time") }
+        case .responseBody:
+            cut()  // the body stalled: the client must see a cut response
+        case .tunnel:
             close()
-        case .tunnel, .closing, .lingering:
-            close()
-        case .closed:
-            break
         }
     }
 }

@@ -23,11 +23,8 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
         try loop.register(signalFD, self, events: EventLoop.readable)
         let config = server.snapshot.config
         if let address = config.admin.listen {
-            var token: String? = nil
-            if let file = config.admin.tokenFile {
-                token = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            let a = try AdminServer(server: server, loop: loop, address: address, token: token)
+            // Read and checked at load: never nil when a token file is configured.
+            let a = try AdminServer(server: server, loop: loop, address: address, token: config.admin.token)
             admin = a
             server.logger.info("admin listening", metadata: ["address": "\(a.address)"])
         }

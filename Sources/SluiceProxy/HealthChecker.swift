@@ -21,6 +21,7 @@ final class HealthChecker: EventHandler, TimerTarget {
     var state: State = .idle
     var fd: Int32 = -1
     var deadline: UInt64 = 0
+    var timerSlot = TimerSlot()
     let buffer = ByteBuffer(capacity: 4096)
     var response = ResponseHead()
     /// `upstream_tls` clusters are checked over TLS too.
@@ -48,6 +49,7 @@ final class HealthChecker: EventHandler, TimerTarget {
     func stop() {
         closeSocket()
         state = .stopped
+        worker.loop.cancelTimer(self)
     }
 
     func timerFired(now: UInt64) {

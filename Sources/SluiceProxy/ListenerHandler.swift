@@ -8,9 +8,14 @@ import SluiceSystem
 final class ListenerHandler: EventHandler {
     unowned(unsafe) let worker: Worker
     let fd: Int32
-    /// Name and position in the current snapshot; updated by a reload (-1: removed).
+    /// Name, and position in `snapshot`. A reload that keeps the listener moves both to the
+    /// new snapshot; one that removes it leaves them on the last snapshot that had it, so the
+    /// connections it still has finish their requests with consistent indices.
     var name: String
     var listenerIndex: Int
+    var snapshot: Snapshot
+    /// A reload removed this listener: it accepts no more and its connections drain.
+    var removed = false
     /// The configured address (port 0 as written) and the bound one.
     let configured: SocketAddress
     /// Client connections of this listener open on this worker.
@@ -19,11 +24,12 @@ final class ListenerHandler: EventHandler {
     var stopped = false
     private var peer = SocketAddress(storage: .init(), length: 0)
 
-    init(worker: Worker, fd: Int32, name: String, listenerIndex: Int, configured: SocketAddress) {
+    init(worker: Worker, fd: Int32, name: String, listenerIndex: Int, snapshot: Snapshot, configured: SocketAddress) {
         self.worker = worker
         self.fd = fd
         self.name = name
         self.listenerIndex = listenerIndex
+        self.snapshot = snapshot
         self.configured = configured
     }
 
@@ -54,6 +60,9 @@ final class ListenerHandler: EventHandler {
             }
         }
     }
+
+    /// True while `listenerIndex` indexes the worker's current snapshot (per-listener counters).
+    @inline(__always) var isCurrent: Bool { snapshot === worker.snapshot }
 
     func stop() {
         guard !stopped else { return }

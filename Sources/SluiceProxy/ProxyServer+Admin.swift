@@ -13,7 +13,7 @@ struct WorkerReport {
     var queueDepth: [String: Int]
     var shed: [String: [Int]]
     var retries: [String: [Int]]
-    var handshakes: [[Int]]
+    var handshakes: [String: [Int]]
 }
 
 extension ProxyServer {
@@ -253,9 +253,9 @@ extension ProxyServer {
             }
         }
         family("tls_handshakes_total", "counter", "TLS handshakes on TLS listeners, by result.")
-        for (i, l) in snap.config.listeners.enumerated() where l.tls != nil {
+        for l in snap.config.listeners where l.tls != nil {
             for (k, result) in ["success", "failure"].enumerated() {
-                let n = reports.reduce(0) { $0 + ($1.handshakes.count > i ? $1.handshakes[i][k] : 0) }
+                let n = reports.reduce(0) { $0 + ($1.handshakes[l.name].map { $0[k] } ?? 0) }
                 out += "sluice_tls_handshakes_total{listener=\"\(esc(l.name))\",result=\"\(result)\"} \(n)\n"
             }
         }

@@ -32,8 +32,10 @@ public final class ProxyServer: @unchecked Sendable {
         // must give EPIPE, not a signal that ends the process.
         Signals.ignorePipe()
         registry = BackendRegistry(logger: logger)
-        _ = try Snapshot.loadUpstreamTLS(config)  // fail at start, not per connection
-        snapshot = Snapshot(config: config, generation: 1, registry: registry, tls: try Snapshot.loadTLS(config))
+        // Loaded once here (and at each reload), never again for a runtime change: fail at start.
+        let upstream = try Snapshot.loadUpstreamTLS(config)
+        snapshot = Snapshot(
+            config: config, generation: 1, registry: registry, tls: try Snapshot.loadTLS(config), upstream: upstream)
         registry.snapshotBuilt()
         let sink = try AccessLogSink(config.accessLog)
         shared = SharedState(maxConnections: config.limits.maxConnections, accessLog: sink, registry: registry, logger: logger)
@@ -43,6 +45,7 @@ public final class ProxyServer: @unchecked Sendable {
     public var generation: Int { snapshot.generation }
 
     /// Binds every listener in every worker and starts the worker threads.
+    /// A listener that cannot be bound throws a `ListenError` naming it, its address and FILE:LINE.
     public func start() throws {
         let config = snapshot.config
         for i in 0..<config.workers {
@@ -51,9 +54,14 @@ public final class ProxyServer: @unchecked Sendable {
         for (li, l) in config.listeners.enumerated() {
             var address = l.address
             for w in workers {
-                let fd = try Socket.listen(address, reusePort: true)
+                let fd: Int32
+                do {
+                    fd = try Socket.listen(address, reusePort: true)
+                } catch {
+                    throw ListenError(config: config, listener: l, error: error)
+                }
                 if address.port == 0 { address = try Socket.localAddress(fd) }
-                let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li, configured: l.address)
+                let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li, snapshot: snapshot, configured: l.address)
                 try w.loop.register(fd, h, events: EventLoop.readable)
                 w.listeners.append(h)
             }
@@ -90,9 +98,10 @@ public final class ProxyServer: @unchecked Sendable {
             throw ReloadError(message: "workers changed; this version applies that only on restart")
         }
         let tls: [TLSServerContext?]
+        let upstream: [TLSClientContext?]
         do {
             tls = try Snapshot.loadTLS(config)
-            _ = try Snapshot.loadUpstreamTLS(config)
+            upstream = try Snapshot.loadUpstreamTLS(config)
         } catch {
             throw ReloadError(message: error.message)
         }
@@ -113,7 +122,12 @@ public final class ProxyServer: @unchecked Sendable {
             for (_, l) in added {
                 var address = l.address
                 for wi in workers.indices {
-                    let fd = try Socket.listen(address, reusePort: true)
+                    let fd: Int32
+                    do {
+                        fd = try Socket.listen(address, reusePort: true)
+                    } catch {
+                        throw ListenError(config: config, listener: l, error: error)
+                    }
                     fds[wi].append(fd)
                     if address.port == 0 { address = try Socket.localAddress(fd) }
                 }
@@ -121,9 +135,10 @@ public final class ProxyServer: @unchecked Sendable {
             }
         } catch {
             for list in fds { for fd in list { Socket.close(fd) } }
-            throw ReloadError(message: "cannot open a new listener: \(error)")
+            throw ReloadError(message: "\(error)")
         }
-        let snap = Snapshot(config: config, generation: snapshot.generation + 1, registry: registry, tls: tls)
+        let snap = Snapshot(
+            config: config, generation: snapshot.generation + 1, registry: registry, tls: tls, upstream: upstream)
         snapshot = snap
         var addresses: [String: SocketAddress] = [:]
         for k in keep { if let a = boundAddresses[k.oldName] { addresses[k.name] = a } }
@@ -145,9 +160,13 @@ public final class ProxyServer: @unchecked Sendable {
         logger.info("reloaded", metadata: ["generation": "\(snap.generation)", "config": "\(config.path)"])
     }
 
-    /// Builds a snapshot of `config` and hands it to every worker. Control thread.
-    func publish(_ config: Config, generation: Int, tls: [TLSServerContext?]? = nil) {
-        let snap = Snapshot(config: config, generation: generation, registry: registry, tls: tls ?? snapshot.tlsContexts)
+    /// Builds a snapshot of `config` (a runtime change of the current configuration: same
+    /// listeners and clusters) and hands it to every worker. Control thread.
+    /// The TLS contexts loaded for the current configuration are reused, never reloaded from files.
+    func publish(_ config: Config, generation: Int) {
+        let snap = Snapshot(
+            config: config, generation: generation, registry: registry, tls: snapshot.tlsContexts,
+            upstream: snapshot.upstreamContexts)
         snapshot = snap
         for w in workers { w.loop.execute { w.apply(snap) } }
     }
@@ -208,6 +227,18 @@ public final class ProxyServer: @unchecked Sendable {
             }
         }
         let clean = drained.wait(timeout: .now() + .nanoseconds(Int(min(limit, UInt64(Int.max))))) == .success
+        if !clean {
+            // Requests still running get an answer where none started (503) and a log line.
+            let abandoned = DispatchGroup()
+            for w in workers {
+                abandoned.enter()
+                w.loop.execute {
+                    w.abandonInFlight()
+                    abandoned.leave()
+                }
+            }
+            _ = abandoned.wait(timeout: .now() + 1)
+        }
         for w in workers { w.loop.stop() }
         for f in finished { f.wait() }
         for w in workers { w.accessLog.flush() }
@@ -220,6 +251,16 @@ public final class ProxyServer: @unchecked Sendable {
 public struct ReloadError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+/// A listener that cannot be bound: `FILE:LINE: listener NAME: cannot listen on ADDRESS: cause`.
+public struct ListenError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+
+    init(config: Config, listener: ListenerConfig, error: SystemError) {
+        message = "\(config.path):\(listener.line): listener \(listener.name): cannot listen on \(listener.listenText): \(error)"
+    }
 }
 
 /// How a reload changes one worker's listening sockets.

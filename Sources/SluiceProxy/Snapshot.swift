@@ -22,16 +22,26 @@ final class Snapshot: Sendable {
     let listenerTLS: [Bool]
     /// Per listener: its certificates, loaded (nil for plain HTTP).
     let tlsContexts: [TLSServerContext?]
+    /// Per cluster: its `upstream_tls` client context (nil for plain HTTP to its backends).
+    /// Loaded once per configuration (start, reload) and carried into the snapshots that
+    /// runtime changes publish, so a file that became unreadable never turns TLS into plaintext.
+    let upstreamContexts: [TLSClientContext?]
 
-    init(config: Config, generation: Int, registry: BackendRegistry, tls: [TLSServerContext?]) {
+    /// `tls` from `loadTLS(config)` and `upstream` from `loadUpstreamTLS(config)` (or the
+    /// current snapshot's, for a runtime change of the same configuration's clusters).
+    init(
+        config: Config, generation: Int, registry: BackendRegistry, tls: [TLSServerContext?],
+        upstream: [TLSClientContext?]
+    ) {
+        precondition(upstream.count == config.clusters.count, "one upstream TLS slot per cluster")
         self.config = config
         self.generation = generation
         limits = config.limits
         timeouts = config.timeouts
         listenerTLS = config.listeners.map { $0.tls != nil }
         tlsContexts = tls
+        upstreamContexts = upstream
         var cs: [ClusterRuntime] = []
-        let upstream = (try? Snapshot.loadUpstreamTLS(config)) ?? config.clusters.map { _ in nil }
         for (i, c) in config.clusters.enumerated() {
             cs.append(ClusterRuntime(c, index: i, registry: registry, workers: config.workers, upstreamTLS: upstream[i]))
         }
@@ -44,8 +54,8 @@ final class Snapshot: Sendable {
 }
 
 extension Snapshot {
-    /// Loads every TLS listener's certificates (control thread; file I/O).
     /// Per cluster: the client context for `upstream_tls` (nil: plain HTTP to its backends).
+    /// Control thread; file I/O. A failure is a configuration error, never a fallback to plaintext.
     static func loadUpstreamTLS(_ config: Config) throws(TLSError) -> [TLSClientContext?] {
         var out: [TLSClientContext?] = []
         for c in config.clusters {
@@ -62,6 +72,7 @@ extension Snapshot {
         return out
     }
 
+    /// Loads every TLS listener's certificates (control thread; file I/O).
     static func loadTLS(_ config: Config) throws(TLSError) -> [TLSServerContext?] {
         var out: [TLSServerContext?] = []
         for l in config.listeners {

@@ -25,6 +25,10 @@ final class UpstreamConnection: EventHandler {
     var eof = false
     /// The connection failed (reset, refused, ...).
     var failed = false
+    /// EPOLLRDHUP/EPOLLHUP/EPOLLERR seen: the backend closed or the socket failed. With
+    /// edge-triggered epoll no further edge will come, so reads go on until they return the end
+    /// even after a short read (an EOF that arrives with the last bytes, DESIGN §5).
+    var hungUp = false
     var closed = false
     /// Served a complete exchange before (a failure before any response byte may be a stale keep-alive).
     var reused = false
@@ -63,6 +67,7 @@ final class UpstreamConnection: EventHandler {
 
     func handleEvent(_ events: UInt32) {
         if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
+        if events & (EventLoop.hangup | EventLoop.error) != 0 { hungUp = true }
         if events & EventLoop.writable != 0 { writable = true }
         if !tcpConnected && events & (EventLoop.writable | EventLoop.error | EventLoop.hangup) != 0 {
             let err = Socket.pendingError(fd)
@@ -106,17 +111,19 @@ final class UpstreamConnection: EventHandler {
     var pendingOut: Int { outBuf?.readableCount ?? 0 }
     var hasInput: Bool { !(inBuf?.isEmpty ?? true) }
 
-    /// Reads once into `inBuf`. Returns true when bytes arrived or the state changed (EOF, error).
-    func fill() -> Bool {
+    /// Reads once into `inBuf`, growing it up to `maxBuffer` when full (a response head larger
+    /// than a standard buffer). Returns true when bytes arrived or the state changed (EOF, error).
+    func fill(maxBuffer: Int = BufferPool.standardSize) -> Bool {
         guard connected, readable, !eof, !failed else { return false }
         let b = ensureIn()
         if b.writableCount < 4096 { b.compact() }
+        if b.writableCount == 0 && b.capacity < maxBuffer { b.reserve(min(b.capacity, maxBuffer - b.capacity)) }
         let want = b.writableCount
         guard want > 0 else { return false }
         switch StreamIO.read(fd, tls, b.writePointer, want) {
         case .data(let n, let drained):
             b.writeIndex += n
-            if drained { readable = false }
+            if drained && !hungUp { readable = false }
         case .end:
             eof = true
             readable = false

@@ -72,8 +72,9 @@ final class Worker: @unchecked Sendable {
     /// Carried shed counts by cluster name (across reloads).
     var carriedShed: [String: [Int]] = [:]
     var dispatching = false
-    /// TLS handshakes per listener index: [succeeded, failed].
-    var tlsHandshakes: [[Int]] = []
+    /// TLS handshakes per listener name: [succeeded, failed] (a handshake is rare next to its
+    /// cost, so a dictionary is fine; names survive reloads that reorder listeners).
+    var tlsHandshakes: [String: [Int]] = [:]
     /// Retries in flight and retry counts per cluster (by `RetryReason`), and carried counts by name.
     var retriesInFlight: [Int] = []
     var retryCounts: [[Int]] = []
@@ -132,7 +133,6 @@ final class Worker: @unchecked Sendable {
         rampCheckedAt = snap.clusters.map { _ in 0 }
         rampGeneration = snap.clusters.map { _ in .max }
         rampedTables = snap.clusters.map { _ in nil }
-        while tlsHandshakes.count < snap.config.listeners.count { tlsHandshakes.append([0, 0]) }
         flushQueues()
         metrics.reshape(
             listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
@@ -159,7 +159,8 @@ final class Worker: @unchecked Sendable {
     func adopt(fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
         let s = ClientSession(
             worker: self, fd: fd, peer: peer, listener: listener)
-        if listener.listenerIndex < snapshot.tlsContexts.count, let ctx = snapshot.tlsContexts[listener.listenerIndex] {
+        let lsnap = listener.snapshot
+        if listener.listenerIndex < lsnap.tlsContexts.count, let ctx = lsnap.tlsContexts[listener.listenerIndex] {
             guard let t = try? TLSConnection(context: ctx, fd: fd) else {
                 Socket.close(fd)
                 shared.connectionClosed()
@@ -167,7 +168,7 @@ final class Worker: @unchecked Sendable {
             }
             s.tls = t
             s.phase = .handshake
-            s.deadline = loop.now &+ snapshot.config.listeners[listener.listenerIndex].tls!.handshakeTimeout
+            s.expect(.handshake, lsnap.config.listeners[listener.listenerIndex].tls!.handshakeTimeout)
         }
         let i = Int(fd)
         if i >= sessions.count { sessions.append(contentsOf: repeatElement(nil, count: max(i + 1, sessions.count) - sessions.count + 64)) }
@@ -202,10 +203,13 @@ final class Worker: @unchecked Sendable {
 
     // MARK: balancing
 
-    func pickCluster(listener: Int, route: Int) -> Int {
-        let r = snapshot.routers[listener].routes[route]
+    /// The cluster (an index of `listener.snapshot`) for `route`; a split picks by weight.
+    func pickCluster(listener: ListenerHandler, route: Int) -> Int {
+        let li = listener.listenerIndex
+        let r = listener.snapshot.routers[li].routes[route]
         if r.clusters.count == 1 { return r.clusters[0] }
-        let k = splits[listener][route].next() ?? 0
+        guard listener.isCurrent, li < splits.count, route < splits[li].count else { return r.clusters[0] }
+        let k = splits[li][route].next() ?? 0
         return r.clusters[k]
     }
 
@@ -538,18 +542,21 @@ final class Worker: @unchecked Sendable {
             if let k = plan.keep.first(where: { $0.oldName == h.name && $0.configured == h.configured }) {
                 h.listenerIndex = k.index
                 h.name = k.name
+                h.snapshot = snapshot
                 next.append(h)
             } else {
-                // Removed: stop accepting; idle connections close, busy ones end after their answer.
+                // Removed: stop accepting; idle connections close, busy ones end after their answer
+                // (on the snapshot the listener last had, which `h` keeps).
                 h.stop()
-                h.listenerIndex = -1
+                h.removed = true
                 for case let s? in sessions where s.listener === h {
                     if s.phase == .head && (s.inBuf?.isEmpty ?? true) { s.close() } else { s.keepAlive = false }
                 }
             }
         }
         for a in plan.add {
-            let h = ListenerHandler(worker: self, fd: a.fd, name: a.name, listenerIndex: a.index, configured: a.configured)
+            let h = ListenerHandler(
+                worker: self, fd: a.fd, name: a.name, listenerIndex: a.index, snapshot: snapshot, configured: a.configured)
             do {
                 try loop.register(a.fd, h, events: EventLoop.readable)
                 next.append(h)
@@ -560,14 +567,15 @@ final class Worker: @unchecked Sendable {
         listeners = next
     }
 
-    func countHandshake(_ listener: Int, ok: Bool) {
-        if listener < tlsHandshakes.count { tlsHandshakes[listener][ok ? 0 : 1] &+= 1 }
+    func countHandshake(_ listener: ListenerHandler, ok: Bool) {
+        tlsHandshakes[listener.name, default: [0, 0]][ok ? 0 : 1] &+= 1
     }
 
     // MARK: request decoration
 
-    func isTLS(_ listenerIndex: Int) -> Bool {
-        listenerIndex < snapshot.listenerTLS.count && snapshot.listenerTLS[listenerIndex]
+    func isTLS(_ listener: ListenerHandler) -> Bool {
+        let i = listener.listenerIndex
+        return i >= 0 && i < listener.snapshot.listenerTLS.count && listener.snapshot.listenerTLS[i]
     }
 
     /// A request id unique in this process run: process prefix, worker, counter, in hex.
@@ -580,6 +588,12 @@ final class Worker: @unchecked Sendable {
     }
 
     // MARK: lifecycle
+
+    /// The drain deadline passed: whatever still runs ends now, answered or logged (loop thread).
+    func abandonInFlight() {
+        for case let s? in sessions { s.abandon() }
+        accessLog.flush()
+    }
 
     /// Stops accepting and closes idle connections; busy ones finish and close. Loop thread.
     func beginDrain(_ done: @escaping () -> Void) {
@@ -601,6 +615,7 @@ final class Worker: @unchecked Sendable {
 
 /// Fires once a second to close expired idle backend connections.
 final class PoolSweeper: TimerTarget {
+    var timerSlot = TimerSlot()
     unowned let worker: Worker
     init(_ w: Worker) { worker = w }
     func timerFired(now: UInt64) {

@@ -70,18 +70,38 @@ struct WorkerMetrics {
     mutating func count(listener: Int, cluster: Int?, code: Int, backendID: Int?, seconds: Double?) {
         let code = min(max(code, 0), Self.codes - 1)
         let ci = cluster ?? clusters.count
-        if listener < listeners.count && ci <= clusters.count {
+        if listener >= 0 && listener < listeners.count && ci >= 0 && ci <= clusters.count {
             requests[(listener * (clusters.count + 1) + ci) * Self.codes + code] &+= 1
         }
-        if let id = backendID, id * Self.codes + code < backendCodes.count {
+        if let id = backendID, id >= 0, id * Self.codes + code < backendCodes.count {
             backendCodes[id * Self.codes + code] &+= 1
         }
-        if let cluster, let seconds, cluster < clusters.count {
+        if let cluster, let seconds, cluster >= 0, cluster < clusters.count {
             var k = 0
             while k < Self.buckets.count && seconds > Self.buckets[k] { k += 1 }
             durationBuckets[cluster * (Self.buckets.count + 1) + k] &+= 1
             durationSum[cluster] += seconds
             durationCount[cluster] &+= 1
+        }
+    }
+
+    /// Counts an exchange whose listener or cluster is not in the current snapshot (a reload
+    /// removed or moved it while the request ran): straight into the name-keyed carry-over.
+    mutating func countRetired(listener: String, cluster: String?, code: Int, backendID: Int?, seconds: Double?) {
+        let code = min(max(code, 0), Self.codes - 1)
+        carriedRequests[RequestKey(listener: listener, cluster: cluster ?? "", code: code), default: 0] += 1
+        if let id = backendID, id >= 0, id * Self.codes + code < backendCodes.count {
+            backendCodes[id * Self.codes + code] &+= 1
+        }
+        if let cluster, let seconds {
+            let nb = Self.buckets.count + 1
+            var old = carriedDurations[cluster] ?? (Array(repeating: 0, count: nb), 0, 0)
+            var k = 0
+            while k < Self.buckets.count && seconds > Self.buckets[k] { k += 1 }
+            old.buckets[k] += 1
+            old.sum += seconds
+            old.count += 1
+            carriedDurations[cluster] = old
         }
     }
 

@@ -96,6 +96,16 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// True for 0.0.0.0 and [::] (every local address).
+    public var isWildcard: Bool { host == "0.0.0.0" || host == "::" }
+
+    /// Would binding both fail or share one port: the same port (not 0) on the same address,
+    /// or on a wildcard address (which also covers IPv4 for [::]).
+    public static func overlap(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
+        guard a.port != 0, a.port == b.port else { return false }
+        return a == b || a.isWildcard || b.isWildcard
+    }
+
     public var description: String {
         family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
     }

@@ -18,6 +18,8 @@ public enum TLSResult: Sendable, Equatable {
 public final class TLSConnection {
     let ssl: OpaquePointer
     public private(set) var handshakeDone = false
+    /// A TLS error (not a plain close) ended the connection.
+    private var failed = false
 
     /// A server connection of a TLS listener.
     public convenience init(context: TLSServerContext, fd: Int32) throws(TLSError) {
@@ -32,7 +34,13 @@ public final class TLSConnection {
         if server { SSL_set_accept_state(ssl) } else { SSL_set_connect_state(ssl) }
     }
 
-    deinit { SSL_free(ssl) }
+    /// A connection whose handshake completed and that ended without a TLS error keeps its
+    /// session resumable even when the peer left without close_notify (which RFC 5246 §7.2.1
+    /// allows): OpenSSL evicts the session in SSL_free unless the shutdown state says sent.
+    deinit {
+        if handshakeDone && !failed { SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN) }
+        SSL_free(ssl)
+    }
 
     /// The negotiated protocol, e.g. "TLSv1.3".
     public var version: String { String(cString: SSL_get_version(ssl)) }
@@ -75,8 +83,11 @@ public final class TLSConnection {
         case SSL_ERROR_ZERO_RETURN: return .closed
         case SSL_ERROR_SYSCALL:
             let e = TLSError.fromQueue(what)
-            return e.message == what ? .closed : .failed(e.message)
+            if e.message == what { return .closed }
+            failed = true
+            return .failed(e.message)
         default:
+            failed = true
             return .failed(TLSError.fromQueue(what).message)
         }
     }

@@ -50,6 +50,13 @@ public final class TLSServerContext: @unchecked Sendable {
                 ctx,
                 "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
                     + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+            // Key exchange: X25519, P-256, P-384 only (OpenSSL's defaults would let a client pick
+            // FFDHE up to 8192 bits in TLS 1.3, which the Mozilla intermediate profile excludes).
+            _ = COpenSSL_SSL_CTX_set1_groups_list(ctx, Self.groups)
+            // Session-ID resumption: one cache per listener (in the first certificate's context,
+            // where OpenSSL keeps it across the SNI switch), under one id context for all of them.
+            _ = SSL_CTX_set_session_id_context(ctx, Self.sessionIDContext, UInt32(Self.sessionIDContext.count))
+            SSL_CTX_set_alpn_select_cb(ctx, alpnCallback, nil)
             guard SSL_CTX_use_certificate_chain_file(ctx, certFile) == 1 else {
                 SSL_CTX_free(ctx)
                 throw TLSError.fromQueue("cannot load certificate \(certFile)")
@@ -83,6 +90,9 @@ public final class TLSServerContext: @unchecked Sendable {
         for e in entries { SSL_CTX_free(e.ctx) }
     }
 
+    static let groups = "X25519:P-256:P-384"
+    static let sessionIDContext: [UInt8] = Array("sluice".utf8)
+
     var defaultContext: OpaquePointer { entries[0].ctx }
 
     /// The context whose certificate names `host`, or nil (keep the default).
@@ -107,6 +117,30 @@ public final class TLSServerContext: @unchecked Sendable {
         guard ASN1_TIME_to_tm(t, &tm) == 1 else { return 0 }
         return Int(timegm(&tm))
     }
+}
+
+/// ALPN (RFC 7301): select `http/1.1` when the client offers it; otherwise answer without ALPN
+/// (the only protocol spoken here is HTTP/1.1, so a client offering just h2 decides for itself).
+private func alpnCallback(
+    _ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<UInt8>?,
+    _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32, _ arg: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let out, let outLength, let offered else { return SSL_TLSEXT_ERR_NOACK }
+    let want = Array("http/1.1".utf8)
+    var i = 0
+    let n = Int(offeredLength)
+    while i < n {
+        let length = Int(offered[i])
+        let start = i + 1
+        guard start + length <= n else { break }
+        if length == want.count && (0..<length).allSatisfy({ offered[start + $0] == want[$0] }) {
+            out.pointee = offered + start  // points into the ClientHello, valid for the handshake
+            outLength.pointee = UInt8(length)
+            return COpenSSL_SSL_TLSEXT_ERR_OK()
+        }
+        i = start + length
+    }
+    return SSL_TLSEXT_ERR_NOACK
 }
 
 /// SNI: switch the connection to the certificate that names the requested host.

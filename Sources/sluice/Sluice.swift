@@ -50,10 +50,15 @@ struct Run: ParsableCommand {
         do {
             control = try ControlLoop(server: server, signalFD: signals)
         } catch {
-            logger.error("cannot open the admin listener \(cfg.admin.listenText): \(error)")
+            logger.error("\(config):\(cfg.admin.line): admin: cannot listen on \(cfg.admin.listenText): \(error)")
             throw ExitCode(1)
         }
-        try server.start()
+        do {
+            try server.start()
+        } catch let e as ListenError {
+            logger.error("\(e.message)")
+            throw ExitCode(1)
+        }
         if let pidFile {
             try "\(ProcessInfoLite.pid)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         }

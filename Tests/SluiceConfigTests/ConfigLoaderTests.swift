@@ -31,12 +31,100 @@ let minimal = """
         #expect(c.clusters[0].backends[0].name == "127.0.0.1:8001")
         #expect(c.clusters[0].backends[0].weight == 1)
         #expect(c.limits.maxRequestHead == 32 * 1024)
+        #expect(c.limits.maxRequestHeaders == 256)
         #expect(c.limits.maxRequestBody == 100 * 1024 * 1024)
         #expect(c.timeouts.clientHead == 10_000_000_000)
         #expect(c.clusters[0].healthCheck == nil)
         #expect(c.clusters[0].retries == nil)
         #expect(c.accessLog.target == .stdout)
         #expect(c.admin.listenText == "127.0.0.1:9901")
+    }
+
+    @Test func maxRequestHeadersIsAValidatedLimit() throws {
+        let c = try ConfigLoader.parse("limits: { max_request_headers: 40 }\n" + minimal, file: "t.yaml")
+        #expect(c.limits.maxRequestHeaders == 40)
+        #expect(
+            errorsOf("limits:\n  max_request_headers: 0\n" + minimal) == [
+                "t.yaml:2: limits.max_request_headers: \"0\" must be a whole number from 1 to 10000"
+            ])
+    }
+
+    @Test func aListenerOnTheAdminAddressIsRefused() {
+        let clash = """
+            admin: { listen: 127.0.0.1:9911 }
+            listeners:
+              - name: web
+                listen: 127.0.0.1:9911
+                routes: [ { cluster: app } ]
+            clusters:
+              - { name: app, backends: [ { address: 127.0.0.1:8001 } ] }
+            """
+        #expect(
+            errorsOf(clash) == [
+                "t.yaml:4: listeners[0].listen: 127.0.0.1:9911 is where the admin listener listens (admin.listen 127.0.0.1:9911, line 1)"
+            ])
+        // The default admin address counts, and a wildcard listener covers it.
+        let wildcard = minimal.replacingOccurrences(of: "127.0.0.1:0", with: "0.0.0.0:9901")
+        #expect(errorsOf(wildcard).first?.hasPrefix("t.yaml:3: listeners[0].listen: 0.0.0.0:9901 is where the admin") == true)
+        // Another port, or admin off, is fine.
+        #expect(errorsOf(clash.replacingOccurrences(of: "listen: 127.0.0.1:9911\n", with: "listen: 127.0.0.1:9912\n")).isEmpty)
+        #expect(errorsOf(clash.replacingOccurrences(of: "{ listen: 127.0.0.1:9911 }", with: "{ listen: off }")).isEmpty)
+    }
+
+    @Test func aRepeatedYAMLKeyIsOneErrorAtTheRepeatsLine() {
+        // Block style, inside a list item (line 8 repeats line 7's key).
+        let block = minimal.replacingOccurrences(of: "  - name: app\n", with: "  - name: app\n    name: again\n")
+        #expect(errorsOf(block) == ["t.yaml:8: key \"name\" is repeated (first at line 7)"])
+        // At the top level, with a nested mapping between the two.
+        let top = "workers: 1\n" + minimal + "\nworkers: 2\n"
+        #expect(errorsOf(top) == ["t.yaml:11: key \"workers\" is repeated (first at line 1)"])
+        // Flow style.
+        let flow = minimal.replacingOccurrences(
+            of: "{ address: 127.0.0.1:8001 }", with: "{ address: 127.0.0.1:8001, weight: 1,\n        weight: 2 }")
+        #expect(errorsOf(flow) == ["t.yaml:10: key \"weight\" is repeated (first at line 9)"])
+    }
+
+    @Test func tokenFileIsReadBesideTheConfigAndMustHoldAToken() throws {
+        let dir = NSTemporaryDirectory() + "sluice-cfg-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "s3cret\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        try " \n".write(toFile: dir + "/empty", atomically: true, encoding: .utf8)
+        let file = dir + "/sluice.yaml"
+        let c = try ConfigLoader.parse("admin: { token_file: token }\n" + minimal, file: file)
+        #expect(c.admin.tokenFile == dir + "/token")
+        #expect(c.admin.token == "s3cret")
+        do {
+            _ = try ConfigLoader.parse("admin:\n  token_file: empty\n" + minimal, file: file)
+            Issue.record("an empty token file was accepted")
+        } catch {
+            #expect(
+                error.errors.map(\.description) == [
+                    "\(file):2: admin.token_file: \"\(dir)/empty\" is empty (it would refuse every call but GET)"
+                ])
+        }
+    }
+
+    @Test func relativeCertificatesAndCAFilesAreReadBesideTheConfig() throws {
+        let dir = NSTemporaryDirectory() + "sluice-cfg-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/certs", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for f in ["certs/a.pem", "certs/a.key", "ca.pem"] { try "x".write(toFile: dir + "/" + f, atomically: true, encoding: .utf8) }
+        let yaml = """
+            listeners:
+              - name: web
+                listen: 127.0.0.1:0
+                tls: { certificates: [ { cert: certs/a.pem, key: certs/a.key } ] }
+                routes: [ { cluster: app } ]
+            clusters:
+              - name: app
+                backends: [ { address: 127.0.0.1:8001 } ]
+                upstream_tls: { ca_file: ca.pem }
+            """
+        let c = try ConfigLoader.parse(yaml, file: dir + "/sluice.yaml")
+        #expect(c.listeners[0].tls?.certificates[0].cert == dir + "/certs/a.pem")
+        #expect(c.listeners[0].tls?.certificates[0].key == dir + "/certs/a.key")
+        #expect(c.clusters[0].upstreamTLS?.caFile == dir + "/ca.pem")
     }
 
     @Test func unknownKeyIsAnErrorWithItsLine() {

@@ -40,10 +40,21 @@ func parseResponse(_ text: String) -> (HeadParseResult, ResponseHead) {
         #expect(d.isDone)
     }
 
+    @Test func leadingZerosInAChunkSizeAreAccepted() {
+        let sixteen = String(repeating: "x", count: 16)
+        let r = decodeChunked("0000000000000010\r\n\(sixteen)\r\n00000000000000000000\r\n\r\n")
+        #expect(r?.0 == sixteen)
+        #expect(r?.2 == true)
+        // The largest size is still read (the body limit refuses it later, not the decoder).
+        #expect(decodeChunked("000000FFFFFFFFFFFFFFF\r\nabc") != nil)
+    }
+
     @Test func rejectsBadFraming() {
         #expect(decodeChunked("zz\r\nhello\r\n") == nil)
         #expect(decodeChunked("5\r\nhelloXX0\r\n\r\n") == nil)
-        #expect(decodeChunked("1000000000000000\r\n") == nil)  // 16 hex digits overflow
+        #expect(decodeChunked("1000000000000000\r\n") == nil)  // 2^60: past the largest chunk
+        #expect(decodeChunked("FFFFFFFFFFFFFFFFF\r\n") == nil)  // would overflow Int
+        #expect(decodeChunked(String(repeating: "0", count: 5000) + "1\r\n") == nil)  // endless size line
         #expect(decodeChunked("5\nhello\r\n") == nil)
         #expect(decodeChunked("-1\r\n") == nil)
         #expect(decodeChunked("5;\u{0}\r\nhello\r\n") == nil)
@@ -68,6 +79,8 @@ func parseResponse(_ text: String) -> (HeadParseResult, ResponseHead) {
             "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "HTTP/2 200 OK\r\n\r\n",
             "HTTP/1.1 200 OK\r\nX : y\r\n\r\n", "ICY 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n",
+            // RFC 9110 §15: status codes are 100 to 599.
+            "HTTP/1.1 000 Zero\r\n\r\n", "HTTP/1.1 099 Low\r\n\r\n", "HTTP/1.1 600 High\r\n\r\n", "HTTP/1.1 999 Max\r\n\r\n",
         ] {
             if case .invalid(let e) = parseResponse(bad).0 { #expect(e.status == 502) } else { Issue.record("accepted: \(bad)") }
         }

@@ -92,6 +92,22 @@ func status(_ text: String) -> Int? {
         }
     }
 
+    @Test func moreFieldsThanMaxFieldsIs431() {
+        func fields(_ n: Int) -> String {
+            "GET / HTTP/1.1\r\nHost: a\r\n" + (1..<n).map { "X-F\($0): v\r\n" }.joined() + "\r\n"
+        }
+        let three = RequestLimits(maxFields: 3)
+        if case .complete = parseRequest(fields(3), limits: three).0 {} else { Issue.record("3 fields refused") }
+        if case .invalid(let e) = parseRequest(fields(4), limits: three).0 {
+            #expect(e.status == 431)
+        } else {
+            Issue.record("4 fields accepted")
+        }
+        // The default stays 256.
+        if case .complete = parseRequest(fields(256)).0 {} else { Issue.record("256 fields refused") }
+        if case .invalid(let e) = parseRequest(fields(257)).0 { #expect(e.status == 431) } else { Issue.record("257 accepted") }
+    }
+
     @Test func hostRules() {
         #expect(status("GET / HTTP/1.1\r\n\r\n") == 400)
         #expect(status("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n") == 400)

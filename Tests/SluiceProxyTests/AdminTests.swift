@@ -119,4 +119,103 @@ import Testing
         sluice.signal(SIGTERM)
         #expect(sluice.waitForExit(timeout: 10) == 0)
     }
+
+    @Test func aRelativeTokenFileIsReadBesideTheConfigAndTheSchemeIsCaseInsensitive() throws {
+        let a = try backend("a")
+        // SluiceProcess writes the config into the temporary folder; sluice runs from elsewhere.
+        let name = "token-\(UUID().uuidString)"
+        let tokenFile = NSTemporaryDirectory() + name
+        try "s3cret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        #expect(FileManager.default.currentDirectoryPath + "/" != NSTemporaryDirectory())
+        let sluice = try SluiceProcess(
+            yaml: """
+                admin: { listen: 127.0.0.1:0, token_file: \(name) }
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - { name: app, backends: [ { name: a, address: 127.0.0.1:\(a.port) } ] }
+                """)
+        let admin = try sluice.adminPort()
+        let drain = "/clusters/app/backends/a/drain"
+        #expect(try call(admin, "POST", drain).status == 401)
+        #expect(try call(admin, "POST", drain, headers: "Authorization: Bearer s3cre\r\n").status == 401)
+        #expect(try call(admin, "POST", drain, headers: "Authorization: Basic s3cret\r\n").status == 401)
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            #expect(try call(admin, "POST", drain, headers: "Authorization: \(scheme) s3cret\r\n").status == 200, "\(scheme)")
+        }
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+
+    /// A config whose /metrics answer is far larger than what loopback sockets buffer (~6 MB:
+    /// a long cluster name on every backend line), so a client that never reads fills them.
+    static func bigMetricsConfig(weight: Int) -> String {
+        let cluster = String(repeating: "c", count: 4000)
+        let list = (0..<800).map { "      - { name: b\($0), address: 127.0.0.1:1, weight: \($0 == 0 ? weight : 1) }" }
+        return """
+            workers: 1
+            access_log: { path: off }
+            listeners:
+              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: \(cluster) } ] }
+            clusters:
+              - name: \(cluster)
+                backends:
+            \(list.joined(separator: "\n"))
+
+            """
+    }
+
+    @Test func aClientThatNeverReadsStallsNeitherReloadsNorHealthChecks() throws {
+        let sluice = try SluiceProcess(yaml: Self.bigMetricsConfig(weight: 1))
+        let admin = try sluice.adminPort()
+        // Asks for /metrics many times on one connection with a small window, and never reads.
+        let stalled = try TestClient(port: admin, timeoutSeconds: 30, receiveBuffer: 4096)
+        try stalled.send(String(repeating: "GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n", count: 50))
+        let deadline = Date().addingTimeInterval(20)
+        while !stalled.hasUnreadBytes() && Date() < deadline { usleep(10_000) }
+        #expect(stalled.hasUnreadBytes())
+        // The control loop still answers others at once.
+        let start = Date()
+        #expect(try call(admin, "GET", "/healthz").status == 200)
+        #expect(Date().timeIntervalSince(start) < 1)
+        // SIGHUP still applies a changed file, POST /reload from another client still answers.
+        try ("admin: { listen: 127.0.0.1:0 }\n" + Self.bigMetricsConfig(weight: 7))
+            .write(toFile: sluice.configPath, atomically: true, encoding: .utf8)
+        sluice.signal(SIGHUP)
+        var generation = 0
+        var weight = 0
+        let reloadDeadline = Date().addingTimeInterval(5)
+        while generation != 2 && Date() < reloadDeadline {
+            let status = try json(call(admin, "GET", "/status"))
+            generation = (status["config"] as? [String: Any])?["generation"] as? Int ?? 0
+            weight = backends(status).first?["weight"] as? Int ?? 0
+            if generation != 2 { usleep(50_000) }
+        }
+        #expect(generation == 2)
+        #expect(weight == 7)
+        let reload = try call(admin, "POST", "/reload")
+        #expect(reload.status == 200)
+        #expect(reload.text.contains("generation 3"))
+        // The client that never reads is closed after the write timeout (10 s without progress),
+        // having received only part of the answer.
+        var seen = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let closeDeadline = Date().addingTimeInterval(25)
+        var ended = false
+        usleep(12_000_000)
+        while Date() < closeDeadline {
+            let n = buffer.withUnsafeMutableBytes { recv(stalled.fd, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 {
+                ended = n == 0 || errno == ECONNRESET
+                break
+            }
+            seen += n
+        }
+        #expect(ended)
+        #expect(seen > 0 && seen < 6_000_000)
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
 }

@@ -40,6 +40,64 @@ import Testing
         #expect(err.contains("\(path):10: "))
     }
 
+    @Test func checkRefusesAListenerOnTheAdminAddress() throws {
+        let path = NSTemporaryDirectory() + "clash-\(UUID().uuidString).yaml"
+        try """
+        admin:
+          listen: 127.0.0.1:9911
+        listeners:
+          - name: web
+            listen: 127.0.0.1:9911
+            routes: [ { cluster: app } ]
+        clusters:
+          - { name: app, backends: [ { address: 127.0.0.1:8001 } ] }
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (status, _, err) = try SluiceProcess.runToEnd(["check", "--config", path])
+        #expect(status == 1)
+        #expect(
+            err.contains(
+                "\(path):5: listeners[0].listen: 127.0.0.1:9911 is where the admin listener listens (admin.listen 127.0.0.1:9911, line 2)"
+            ), "\(err)")
+    }
+
+    /// A port another program holds (bound without SO_REUSEPORT, so Sluice's bind fails).
+    static func occupiedPort() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+                bind(fd, p, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, p, &len) == 0
+            }
+        }
+        if !rc { throw TestClientError(description: "cannot occupy a port: errno \(errno)") }
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
+    @Test func runNamesTheListenerItsAddressAndLineWhenItCannotListen() throws {
+        let (fd, port) = try Self.occupiedPort()
+        defer { close(fd) }
+        let sluice = try SluiceProcess(
+            yaml: """
+                access_log: { path: off }
+                listeners:
+                  - name: web
+                    listen: 127.0.0.1:\(port)
+                    routes: [ { cluster: app } ]
+                clusters:
+                  - { name: app, backends: [ { address: 127.0.0.1:8001 } ] }
+                """)
+        #expect(sluice.waitForExit(timeout: 20) == 1)
+        // Line 5: SluiceProcess puts an admin line first. Stderr arrives asynchronously.
+        let expected = "\(sluice.configPath):5: listener web: cannot listen on 127.0.0.1:\(port): bind: Address already in use"
+        let deadline = Date().addingTimeInterval(5)
+        while !sluice.log.contains(expected) && Date() < deadline { usleep(20_000) }
+        #expect(sluice.log.contains(expected), "\(sluice.log)")
+    }
+
     @Test func versionAndHelp() throws {
         let (s1, out1, _) = try SluiceProcess.runToEnd(["--version"])
         #expect(s1 == 0)

@@ -71,6 +71,17 @@ import Testing
         #expect(b.requestsServed == 0)
     }
 
+    @Test func moreHeaderFieldsThanMaxRequestHeadersIs431() throws {
+        let b = try backend("app1")
+        let proxy = try ProxyFixture.simple([b], top: "limits: { max_request_headers: 8 }")
+        func request(fields n: Int) -> String {
+            "GET / HTTP/1.1\r\nHost: a\r\n" + (1..<n).map { "X-F\($0): v\r\n" }.joined() + "Connection: close\r\n\r\n"
+        }
+        #expect(try TestClient(port: proxy.port).request(request(fields: 7)).status == 200)
+        #expect(try TestClient(port: proxy.port).request(request(fields: 8)).status == 431)
+        #expect(b.requestsServed == 1)
+    }
+
     @Test func bodyOverTheLimitIs413() throws {
         let b = try backend("app1")
         let proxy = try ProxyFixture.simple([b], top: "limits: { max_request_body: 1KiB }")
@@ -87,6 +98,8 @@ import Testing
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nok",
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
             "HTTP/1.1 2000 OK\r\n\r\n",
+            "HTTP/1.1 600 Beyond\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 099 Below\r\nContent-Length: 2\r\n\r\nok",
             "HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
         ]
@@ -96,6 +109,25 @@ import Testing
             let r = try TestClient(port: proxy.port).request("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(r.status == 502, "\(reply)")
         }
+    }
+
+    @Test func chunkSizesWithLeadingZerosAreForwarded() throws {
+        let sixteen = String(repeating: "x", count: 16)
+        let raw = try RawBackend(
+            reply: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000010\r\n\(sixteen)\r\n0000000000000000\r\n\r\n",
+            closeAfter: false)
+        let proxy = try ProxyFixture.single(port: raw.port)
+        let r = try TestClient(port: proxy.port).request("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(r.status == 200)
+        #expect(r.complete)
+        #expect(r.text == sixteen)
+        // A client's chunked body with leading zeros reaches the backend too.
+        let b = try backend("app1")
+        let echo = try ProxyFixture.single(port: b.port)
+        let e = try TestClient(port: echo.port).request(
+            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000005\r\nhello\r\n0000000000000000\r\n\r\n")
+        #expect(e.status == 200)
+        #expect(e.text == "hello")
     }
 
     @Test func backendClosingMidBodyGivesAVisiblyCutResponse() throws {

@@ -89,6 +89,79 @@ import Testing
         #expect(other.contains("subject=CN = a.example"))
     }
 
+    /// `openssl s_client ARGS` until it prints its handshake summary, then SIGKILL: the client
+    /// vanishes without close_notify, as a browser tab or a crashed client does.
+    static func handshakeThenVanish(_ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["openssl", "s_client"] + args
+        let out = Pipe()
+        let inp = Pipe()  // kept open: s_client waits for input instead of closing cleanly
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = inp
+        try p.run()
+        var text = ""
+        while !text.contains("\nNew,") && !text.contains("\nReused,") {
+            let d = out.fileHandleForReading.availableData
+            if d.isEmpty { break }
+            text += String(decoding: d, as: UTF8.self)
+        }
+        usleep(100_000)  // let it write -sess_out and reach its read loop
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        return text
+    }
+
+    @Test func tls12SessionIDsResumeAfterClientsLeaveWithoutCloseNotify() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = try backend("app1")
+        let p = try proxy(b, dir: dir)
+        let session = "\(dir)/session.pem"
+        // -no_ticket: the server's session cache, not a ticket, must carry the resumption.
+        let common = ["-connect", "127.0.0.1:\(p.port)", "-tls1_2", "-no_ticket"]
+        let first = try Self.handshakeThenVanish(common + ["-sess_out", session])
+        #expect(first.contains("\nNew, TLSv1.2"), "\(first)")
+        var reused = 0
+        for _ in 0..<5 where try Self.handshakeThenVanish(common + ["-sess_in", session]).contains("\nReused, TLSv1.2") {
+            reused += 1
+        }
+        #expect(reused == 5)
+    }
+
+    @Test func alpnSelectsHTTP11WhenOfferedAndNothingOtherwise() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = try backend("app1")
+        let p = try proxy(b, dir: dir)
+        let (_, both) = try Self.shell(["openssl", "s_client", "-connect", "127.0.0.1:\(p.port)", "-alpn", "h2,http/1.1"])
+        #expect(both.contains("ALPN protocol: http/1.1"), "\(both)")
+        let (_, h2) = try Self.shell(["openssl", "s_client", "-connect", "127.0.0.1:\(p.port)", "-alpn", "h2"])
+        #expect(h2.contains("No ALPN negotiated"), "\(h2)")
+        #expect(h2.contains("\nNew, TLSv1.3"))
+        // curl offers http/1.1 and gets it.
+        let (rc, out) = try Self.shell([
+            "curl", "-sk", "-v", "--http1.1", "-o", "/dev/null", "https://127.0.0.1:\(p.port)/",
+        ])
+        #expect(rc == 0)
+        #expect(out.contains("ALPN: server accepted http/1.1") || out.contains("ALPN, server accepted to use http/1.1"), "\(out)")
+    }
+
+    @Test func keyExchangeIsLimitedToX25519P256AndP384() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let b = try backend("app1")
+        let p = try proxy(b, dir: dir)
+        for (group, accepted) in [
+            ("X25519", true), ("P-256", true), ("P-384", true), ("ffdhe8192", false), ("ffdhe2048", false), ("X448", false),
+            ("P-521", false),
+        ] {
+            let (_, out) = try Self.shell(["openssl", "s_client", "-connect", "127.0.0.1:\(p.port)", "-groups", group])
+            #expect(out.contains("\nNew, TLSv1.3") == accepted, "\(group): \(out)")
+        }
+    }
+
     @Test func minVersionRefusesOlderProtocols() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -194,5 +267,55 @@ import Testing
         // verify: false accepts it (for lab backends with throwaway certificates).
         let lax = try front("{ server_name: other.internal, verify: false }")
         #expect(try get(lax.port, "/").status == 200)
+    }
+}
+
+extension UpstreamTLSTests {
+    /// A runtime weight change rebuilds the snapshot; it must reuse the TLS context loaded at
+    /// start, not reload `ca_file` and fall back to plaintext when that fails.
+    @Test func aRuntimeWeightChangeKeepsUpstreamTLSWhenTheCAFileIsGone() throws {
+        let dir = NSTemporaryDirectory() + "sluice-utls-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (cert, key) = try TLSTests.certificate("backend.internal", in: dir)
+        let ca = "\(dir)/ca.pem"
+        try FileManager.default.copyItem(atPath: cert, toPath: ca)
+        let app = try backend("app1")
+        let tlsBackend = try ProxyFixture(
+            """
+            workers: 1
+            access_log: { path: off }
+            listeners:
+              - name: tls
+                listen: 127.0.0.1:0
+                tls: { certificates: [ { cert: \(cert), key: \(key) } ] }
+                routes: [ { cluster: app } ]
+            clusters:
+              - { name: app, backends: [ { address: 127.0.0.1:\(app.port) } ] }
+            """)
+        let front = try SluiceProcess(
+            yaml: """
+                workers: 1
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: secure } ] }
+                clusters:
+                  - name: secure
+                    backends: [ { name: b1, address: 127.0.0.1:\(tlsBackend.port) } ]
+                    upstream_tls: { ca_file: \(ca), server_name: backend.internal }
+                """)
+        let port = try front.port(of: "web")
+        let admin = try front.adminPort()
+        // No request yet: the first one after the change needs a new backend connection.
+        try FileManager.default.removeItem(atPath: ca)
+        let change = try TestClient(port: admin).request(
+            "PUT /clusters/secure/backends/b1/weight HTTP/1.1\r\nHost: admin\r\nContent-Length: 1\r\n\r\n3")
+        #expect(change.status == 200)
+        // Still TLS to the backend (its TLS hop adds the header).
+        for path in ["/headers", "/headers?again"] {
+            let r = try TestClient(port: port).request("GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            #expect(r.status == 200)
+            #expect(r.text.contains("X-Forwarded-Proto: https"))
+        }
     }
 }

@@ -12,14 +12,18 @@ final class RawBackend: @unchecked Sendable {
     private let received = Mutex<[UInt8]>([])
     private let connections = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
+    private let eofs = Atomic<Int>(0)
     let reply: [UInt8]
     let closeAfter: Bool
     let delayMillis: Int
+    /// TCP_CORK around the reply, so its last bytes and the FIN leave in one segment.
+    let cork: Bool
 
-    init(reply: String, closeAfter: Bool = true, delayMillis: Int = 0) throws {
+    init(reply: String, closeAfter: Bool = true, delayMillis: Int = 0, cork: Bool = false) throws {
         self.reply = Array(reply.utf8)
         self.closeAfter = closeAfter
         self.delayMillis = delayMillis
+        self.cork = cork
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, 4)
@@ -51,6 +55,8 @@ final class RawBackend: @unchecked Sendable {
 
     var receivedText: String { String(decoding: received.withLock { $0 }, as: UTF8.self) }
     var connectionCount: Int { connections.load(ordering: .relaxed) }
+    /// Connections on which the backend read the end of stream (the proxy closed its side).
+    var eofCount: Int { eofs.load(ordering: .relaxed) }
 
     private func acceptLoop() {
         while !stopped.load(ordering: .relaxed) {
@@ -69,6 +75,7 @@ final class RawBackend: @unchecked Sendable {
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress!, $0.count, 0) }
+            if n == 0 { eofs.wrappingAdd(1, ordering: .relaxed) }
             if n <= 0 { break }
             seen.append(contentsOf: buf[0..<n])
             received.withLock { $0.append(contentsOf: buf[0..<n]) }
@@ -76,6 +83,8 @@ final class RawBackend: @unchecked Sendable {
             if let r = seen.firstRange(of: Array("\r\n\r\n".utf8)) {
                 seen.removeSubrange(0..<r.upperBound)
                 if delayMillis > 0 { usleep(UInt32(delayMillis * 1000)) }
+                var on: Int32 = 1
+                if cork { setsockopt(c, Int32(IPPROTO_TCP), TCP_CORK, &on, 4) }
                 _ = reply.withUnsafeBytes { send(c, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
                 if closeAfter { break }
             }

@@ -31,11 +31,13 @@ final class TestClient: @unchecked Sendable {
     private var buffer: [UInt8] = []
     private(set) var closedByPeer = false
 
-    init(port: Int, timeoutSeconds: Int = 10) throws {
+    /// `receiveBuffer` sets SO_RCVBUF before connecting (a small window, for a client that stops reading).
+    init(port: Int, timeoutSeconds: Int = 10, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -77,6 +79,12 @@ final class TestClient: @unchecked Sendable {
         }
         buffer.append(contentsOf: chunk[0..<n])
         return true
+    }
+
+    /// True when the server has sent bytes this client has not read yet (peeks; reads nothing).
+    func hasUnreadBytes() -> Bool {
+        var byte: UInt8 = 0
+        return Glibc.recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
     }
 
     /// Takes whatever is buffered.
