@@ -320,6 +320,7 @@ final class BackendConnection: EventHandler, TimerTarget {
         generateRemaining = isHead ? 0 : n
         generateChunked = chunked && !isHead
         state = .generating
+        _ = generate()  // head and the first body bytes in one write, as real servers send them
     }
 
     static let filler = [UInt8](repeating: UInt8(ascii: "x"), count: 16 * 1024)

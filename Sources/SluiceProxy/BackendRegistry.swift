@@ -51,13 +51,14 @@ final class BackendHealth: @unchecked Sendable {
     @inline(__always)
     func isEjected(at now: UInt64) -> Bool { ejectedUntil.load(ordering: .relaxed) > now }
 
-    /// `weight` under slow start at `now`: the later of joining and the end of an ejection counts.
+    /// `weight` under slow start at `now`, in units of 1/`SlowStart.scale`: the later of
+    /// joining and the end of an ejection counts.
     @inline(__always)
-    func rampedWeight(_ weight: Int, now: UInt64, slowStart: UInt64) -> Int {
-        guard slowStart > 0 else { return weight }
+    func rampedScaledWeight(_ weight: Int, now: UInt64, slowStart: UInt64) -> Int {
+        guard slowStart > 0 else { return weight * SlowStart.scale }
         let join = max(joinedAt.load(ordering: .relaxed), ejectedUntil.load(ordering: .relaxed))
-        guard join > 0 else { return weight }  // in rotation since the process started
-        return SlowStart.weight(weight, elapsed: now > join ? now - join : 0, duration: slowStart)
+        guard join > 0 else { return weight * SlowStart.scale }  // in rotation since the process started
+        return SlowStart.scaledWeight(weight, elapsed: now > join ? now - join : 0, duration: slowStart)
     }
 }
 

@@ -160,11 +160,13 @@ extension ClientSession {
     }
 
     /// Picks a backend (not one already tried) and attaches a pooled or new connection.
-    func connectToBackend() {
+    /// `after`: the backend that just refused or reset this request (a failover pick, see
+    /// `Worker.pickPlan`).
+    func connectToBackend(after failed: BackendRuntime? = nil) {
         guard let c = cluster else { return }
         releaseBackendSlot()
-        guard let index = worker.pickBackend(c, excluding: tried, hashKey: hashKey) else {
-            if c.limited && worker.pickBackend(c, excluding: tried, hashKey: hashKey, respectLimits: false) != nil {
+        guard let index = worker.pickBackend(c, excluding: tried, hashKey: hashKey, after: failed) else {
+            if c.limited && worker.hasEligibleBackend(c, excluding: tried, respectLimits: false, after: failed) {
                 // Every available backend is at max_requests_per_backend: wait for a slot.
                 if worker.enqueue(self, c) {
                     let limits = c.config.limits!

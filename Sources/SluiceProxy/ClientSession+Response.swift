@@ -113,7 +113,7 @@ extension ClientSession {
             upstream = nil
             up.close()
             tried.removeLast()
-            connectToBackend()
+            connectToBackend(after: up.backend)  // a failover pick: skips backends that just failed
             return
         }
         worker.stats.upstreamResets &+= 1

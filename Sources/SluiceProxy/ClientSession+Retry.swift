@@ -20,7 +20,13 @@ extension ClientSession {
     /// another backend available, and the request safe to resend. A connect failure is always
     /// safe (nothing was sent; unsent bytes move to the new connection); anything else only for
     /// idempotent methods whose body was not streamed. Returns false to let the caller answer.
+    ///
+    /// After a connect failure or a reset the backend counts as "just failed" on this worker,
+    /// and the next attempt is a failover pick (`Worker.pickPlan`): untried backends of the same
+    /// tier that did not just fail, else the other tier, before health checks have noticed.
     func retry(_ reason: RetryReason, status code: Int = 0) -> Bool {
+        let failed = reason == .status ? nil : backend
+        if let failed { worker.noteJustFailed(failed) }
         guard let c = cluster, let policy = c.retries, retriesUsed < policy.attempts, !responseStarted else { return false }
         let condition: RetryCondition =
             switch reason {
@@ -32,7 +38,12 @@ extension ClientSession {
         if reason != .connectFailure {
             guard method.isIdempotent, requestBody == .none, requestDone else { return false }
         }
-        guard worker.pickBackend(c, excluding: tried, hashKey: hashKey) != nil, worker.retryBudgetAllows(c, policy) else {
+        // The budget bounds how many requests are retrying, to spare backends a retry storm. A
+        // request already counted may use its remaining attempts, and a retry that leaves a
+        // tier that looks down (failover) adds no load to it.
+        guard worker.hasEligibleBackend(c, excluding: tried, respectLimits: false, after: failed),
+            retryCounted || worker.retryBudgetAllows(c, policy) || (failed.map { worker.leavesTier(c, after: $0) } ?? false)
+        else {
             return false
         }
         var carry: ByteBuffer? = nil
@@ -50,7 +61,7 @@ extension ClientSession {
         responsePhase = .awaitingHead
         upstreamFirstByteAt = 0
         carriedOutput = carry
-        connectToBackend()
+        connectToBackend(after: failed)
         return true
     }
 

@@ -119,12 +119,13 @@ final class ClusterRuntime: Sendable {
             if b.isStandby {
                 if tiers[Self.standby].weights[i] > 0 { standbyUp = true }
             } else {
-                // Ramped weight counts: failback from standby is gradual too (DESIGN §2 slow_start).
-                healthyPrimary += b.health.rampedWeight(tiers[Self.primary].weights[i], now: now, slowStart: slowStart)
+                // Ramped weight counts, fractionally as the balancers see it: failback from
+                // standby is gradual too (DESIGN §2 slow_start).
+                healthyPrimary += b.health.rampedScaledWeight(tiers[Self.primary].weights[i], now: now, slowStart: slowStart)
             }
         }
         return TierShare(
-            healthyPrimary: healthyPrimary, totalPrimary: tiers[Self.primary].totalWeight, standbyAvailable: standbyUp,
+            healthyPrimary: healthyPrimary, totalPrimary: tiers[Self.primary].totalWeight * SlowStart.scale, standbyAvailable: standbyUp,
             overprovisioning: config.failover.overprovisioning)
     }
 }

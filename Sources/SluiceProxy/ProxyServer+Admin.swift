@@ -1,4 +1,5 @@
 import Foundation
+import SluiceBalancing
 import SluiceConfig
 import SluiceSystem
 
@@ -67,6 +68,16 @@ extension ProxyServer {
         }
     }
 
+    /// The weight a backend gets now: 0 when out of rotation, fractional while slow start ramps
+    /// (a whole number once it is done).
+    static func effectiveWeight(_ b: BackendRuntime, slowStart: UInt64) -> Any {
+        let now = Clock.monotonicNanos()
+        guard b.health.isAvailable(at: now) else { return 0 }
+        let scaled = b.health.rampedScaledWeight(b.weight, now: now, slowStart: slowStart)
+        if scaled % SlowStart.scale == 0 { return scaled / SlowStart.scale }
+        return Double(scaled) / Double(SlowStart.scale)
+    }
+
     static func rfc3339(_ d: Date) -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
@@ -98,9 +109,7 @@ extension ProxyServer {
                 return [
                     "name": b.name, "address": b.address.description, "tier": b.isStandby ? "standby" : "primary",
                     "weight": b.weight,
-                    "effective_weight":
-                        b.health.isAvailable(at: Clock.monotonicNanos())
-                        ? b.health.rampedWeight(b.weight, now: Clock.monotonicNanos(), slowStart: c.slowStart) : 0,
+                    "effective_weight": Self.effectiveWeight(b, slowStart: c.slowStart),
                     "state": Self.state(b),
                     "active_requests": active, "requests_total": requests, "ejections": b.health.ejections.load(ordering: .relaxed),
                     "health_checks": [

@@ -53,7 +53,7 @@ extension Worker {
                 queues[c.index].waiters.removeFirst()
                 continue
             }
-            guard pickBackend(c, excluding: s.tried, hashKey: s.hashKey) != nil else { break }
+            guard hasEligibleBackend(c, excluding: s.tried) else { break }
             queues[c.index].waiters.removeFirst()
             queues[c.index].codel.dequeued(sojourn: loop.now &- s.queuedAt, now: loop.now)
             s.queuedAt = 0

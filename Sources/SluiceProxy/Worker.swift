@@ -19,6 +19,17 @@ struct WorkerStats {
     var upstreamConnects = 0
 }
 
+/// How a pick filters backends (see `Worker.pickPlan`).
+struct PickPlan {
+    enum Filter { case none, adminActive, available }
+    /// Tiers to try in order; -1: none.
+    var first: Int
+    var second: Int
+    var filter: Filter
+    /// Skip backends that just failed on this worker (failover picks).
+    var avoidJustFailed: Bool
+}
+
 /// One event-loop thread: its listening sockets, client sessions, backend pools, counters.
 ///
 /// Everything here is touched only by the worker's own thread, except `loop.execute`,
@@ -70,6 +81,12 @@ final class Worker: @unchecked Sendable {
     var carriedRetries: [String: [Int]] = [:]
     /// Requests in flight per backend id, on this worker (least_request reads it).
     var active: [Int] = []
+    /// Per backend id: until when (monotonic ns) it counts as "just failed" on this worker, after
+    /// a connect failure or a reset (failover picks skip it; see `pickPlan`).
+    var justFailedUntil: [UInt64] = []
+    /// The latest of `justFailedUntil`: before it, some backend just failed (one comparison
+    /// keeps the common case off the per-tier scan).
+    var justFailedAny: UInt64 = 0
     var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
     var splits: [[SmoothWeightedRoundRobin]] = []
     let accessLog: AccessLogWriter
@@ -94,7 +111,14 @@ final class Worker: @unchecked Sendable {
             pools.append(contentsOf: repeatElement([], count: snap.backendCount - pools.count))
             active.append(contentsOf: repeatElement(0, count: snap.backendCount - active.count))
         }
-        balancers = snap.clusters.map { c in c.tiers.map { SmoothWeightedRoundRobin(weights: $0.weights) } }
+        if justFailedUntil.count < snap.backendCount {
+            justFailedUntil.append(contentsOf: repeatElement(0, count: snap.backendCount - justFailedUntil.count))
+        }
+        // Weights × SlowStart.scale, so slow start can ramp fractionally (the picks of a
+        // smooth round robin do not change when every weight is multiplied by one factor).
+        balancers = snap.clusters.map { c in
+            c.tiers.map { SmoothWeightedRoundRobin(weights: $0.weights.map { $0 * SlowStart.scale }) }
+        }
         for (i, name) in metrics.clusters.enumerated() where i < shedCounts.count {
             carriedShed[name, default: Array(repeating: 0, count: ShedReason.allCases.count)] =
                 zip(carriedShed[name] ?? Array(repeating: 0, count: ShedReason.allCases.count), shedCounts[i]).map(+)
@@ -190,26 +214,120 @@ final class Worker: @unchecked Sendable {
     }
 
     /// Picks a backend not already tried: failover decides the tier (DESIGN §3), the cluster's
-    /// algorithm the backend within it. Nil means no capacity (503).
+    /// algorithm the backend within it. Nil means no capacity (503). One call is one step of
+    /// the balancer: to ask whether a pick would succeed, use `hasEligibleBackend`.
     /// `respectLimits: false` asks whether a backend would be available but for `limits`.
-    func pickBackend(_ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64, respectLimits: Bool = true) -> Int? {
+    /// `after` is the backend whose connect failed or reset just now: the pick is then a
+    /// failover pick (see `pickPlan`).
+    func pickBackend(
+        _ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64, respectLimits: Bool = true, after failed: BackendRuntime? = nil
+    ) -> Int? {
         let limit = respectLimits ? c.perWorkerBackendLimit : .max
         if c.slowStart > 0 { applyRamp(c) }
-        guard c.filtered || shared.registry.hasAdminOverrides else {
-            return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false, limit: limit)
+        let plan = pickPlan(c, after: failed, draw: true)
+        guard plan.first >= 0 else { return nil }
+        if let i = pick(c, tier: plan.first, tried: tried, hashKey: hashKey, plan: plan, limit: limit) { return i }
+        guard plan.second >= 0 else { return nil }
+        return pick(c, tier: plan.second, tried: tried, hashKey: hashKey, plan: plan, limit: limit)
+    }
+
+    /// Whether `pickBackend` with the same arguments would find a backend, without picking one:
+    /// no balancer state moves, so asking never skews the weighted split. Loop thread only.
+    func hasEligibleBackend(
+        _ c: ClusterRuntime, excluding tried: [Int], respectLimits: Bool = true, after failed: BackendRuntime? = nil
+    ) -> Bool {
+        let limit = respectLimits ? c.perWorkerBackendLimit : .max
+        if c.slowStart > 0 { applyRamp(c) }
+        let plan = pickPlan(c, after: failed, draw: false)
+        let now = loop.now
+        for k in 0..<2 {
+            let tier = k == 0 ? plan.first : plan.second
+            guard tier >= 0 else { continue }
+            let t = tables(c, tier: tier)
+            for i in c.backends.indices
+            where isEligible(c, i, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Which tiers a pick tries, in order (-1: none), and how it filters backends.
+    ///
+    /// - Nothing can take a backend out (no health check, no outlier detection, no admin
+    ///   override anywhere): the primaries, unfiltered.
+    /// - Every backend is out (`allDown`): `fail_open` tries primaries, then standby, that
+    ///   failed their checks or were ejected, but never one an operator drained or disabled
+    ///   (HAProxy's MAINT); `reject` tries nothing.
+    /// - A failover pick (a retry after a connect failure or a reset, or the replay of a stale
+    ///   keep-alive connection) stays in the failed backend's tier unless more than half of that
+    ///   tier's available weight just failed on this worker; backends that just failed are not
+    ///   tried again (`justFailedUntil`), so it moves on to the other tier before health checks
+    ///   have noticed an outage.
+    /// - Otherwise the failover share decides the tier (`draw: false` skips the random draw and
+    ///   lists both tiers: a pick falls back to the other tier anyway), except that while more
+    ///   than half of the primaries' weight just failed on this worker, the standby tier comes
+    ///   first.
+    func pickPlan(_ c: ClusterRuntime, after failed: BackendRuntime?, draw: Bool) -> PickPlan {
+        guard failed != nil || c.filtered || shared.registry.hasAdminOverrides || loop.now < justFailedAny else {
+            return PickPlan(first: ClusterRuntime.primary, second: -1, filter: .none, avoidJustFailed: false)
         }
         let share = tierShare(c)
         if share.allDown {
-            guard c.config.failover.whenAllDown == .failOpen else { return nil }
-            return pick(c, tier: ClusterRuntime.primary, tried: tried, hashKey: hashKey, checkHealth: false, limit: limit)
+            guard c.config.failover.whenAllDown == .failOpen else {
+                return PickPlan(first: -1, second: -1, filter: .none, avoidJustFailed: false)
+            }
+            return PickPlan(
+                first: ClusterRuntime.primary, second: ClusterRuntime.standby, filter: .adminActive, avoidJustFailed: failed != nil)
+        }
+        if let failed {
+            let own = failed.isStandby ? ClusterRuntime.standby : ClusterRuntime.primary
+            let first = tierMostlyJustFailed(c, tier: own) ? 1 - own : own
+            return PickPlan(first: first, second: 1 - first, filter: .available, avoidJustFailed: true)
         }
         var tier = ClusterRuntime.primary
-        if share.standby > 0 && (share.standby >= 1 || Double(random.next() >> 11) * 0x1p-53 < share.standby) {
+        if draw && share.standby > 0 && (share.standby >= 1 || Double(random.next() >> 11) * 0x1p-53 < share.standby) {
             tier = ClusterRuntime.standby
         }
-        if let i = pick(c, tier: tier, tried: tried, hashKey: hashKey, checkHealth: true, limit: limit) { return i }
-        return pick(c, tier: 1 - tier, tried: tried, hashKey: hashKey, checkHealth: true, limit: limit)
+        // Local evidence beats stale checks: while most of the primaries just failed here,
+        // new requests start on the standby tier instead of paying a failed connect first.
+        if tier == ClusterRuntime.primary && c.hasStandby && loop.now < justFailedAny
+            && tierMostlyJustFailed(c, tier: ClusterRuntime.primary)
+        {
+            tier = ClusterRuntime.standby
+        }
+        return PickPlan(first: tier, second: 1 - tier, filter: .available, avoidJustFailed: false)
     }
+
+    /// More than half of the available weight of `tier` had a connect failure or a reset on this
+    /// worker within the last `justFailedWindow`: the tier looks down, whatever its checks say.
+    func tierMostlyJustFailed(_ c: ClusterRuntime, tier: Int) -> Bool {
+        let now = loop.now
+        let weights = c.tiers[tier].weights
+        var available = 0
+        var failed = 0
+        for (i, b) in c.backends.enumerated() where weights[i] > 0 && b.health.isAvailable(at: now) {
+            available += weights[i]
+            if justFailedUntil[b.id] > now { failed += weights[i] }
+        }
+        return available > 0 && failed * 2 > available
+    }
+
+    /// Whether a failover pick after `failed` starts on the other tier (its own looks down).
+    func leavesTier(_ c: ClusterRuntime, after failed: BackendRuntime) -> Bool {
+        c.hasStandby && tierMostlyJustFailed(c, tier: failed.isStandby ? ClusterRuntime.standby : ClusterRuntime.primary)
+    }
+
+    /// Remembers on this worker that `b` refused a connection or reset one before answering:
+    /// for `justFailedWindow`, failover picks skip it. Loop thread only.
+    func noteJustFailed(_ b: BackendRuntime) {
+        guard b.id < justFailedUntil.count else { return }
+        justFailedUntil[b.id] = loop.now &+ Self.justFailedWindow
+        justFailedAny = justFailedUntil[b.id]
+    }
+
+    /// How long a backend that failed a connect or reset counts as "just failed" for retries.
+    static let justFailedWindow: UInt64 = 1_000_000_000
 
     func tierShare(_ c: ClusterRuntime) -> TierShare {
         let g = shared.registry.currentGeneration
@@ -226,8 +344,8 @@ final class Worker: @unchecked Sendable {
     }
 
     /// Slow start: every 100 ms while a backend of `c` ramps, its weight in this worker's round
-    /// robin and random tables follows `SlowStart` (Maglev keeps full weights: consistent
-    /// hashing should not move keys as weights ramp).
+    /// robin and random tables follows `SlowStart`, in units of 1/`SlowStart.scale` (Maglev
+    /// keeps full weights: consistent hashing should not move keys as weights ramp).
     func applyRamp(_ c: ClusterRuntime) {
         guard c.index < rampCheckedAt.count, snapshot.clusters[c.index] === c else { return }
         let now = loop.now
@@ -239,9 +357,9 @@ final class Worker: @unchecked Sendable {
         var ramping = false
         var tables: [TierTables] = []
         for (k, tier) in c.tiers.enumerated() {
-            var weights = tier.weights
+            var weights = tier.weights.map { $0 * SlowStart.scale }
             for i in weights.indices where weights[i] > 0 {
-                let w = c.backends[i].health.rampedWeight(weights[i], now: now, slowStart: c.slowStart)
+                let w = c.backends[i].health.rampedScaledWeight(tier.weights[i], now: now, slowStart: c.slowStart)
                 if w != weights[i] { ramping = true }
                 weights[i] = w
                 balancers[c.index][k].setWeight(w, at: i)
@@ -285,51 +403,61 @@ final class Worker: @unchecked Sendable {
             ])
     }
 
-    /// One tier, by the cluster's algorithm. The eligibility tests are written inline: a closure
-    /// kept in a local variable would escape and cost a heap allocation per request.
+    /// The weights a pick in `tier` of `c` uses: slow start's ramped ones while any ramps.
     @inline(__always)
-    func pick(_ c: ClusterRuntime, tier: Int, tried: [Int], hashKey: UInt64, checkHealth: Bool, limit: Int) -> Int? {
-        var t = c.tiers[tier]
+    func tables(_ c: ClusterRuntime, tier: Int) -> TierTables {
         if c.slowStart > 0, c.index < rampedTables.count, snapshot.clusters[c.index] === c, let r = rampedTables[c.index] {
-            t = r[tier]
+            return r[tier]
         }
+        return c.tiers[tier]
+    }
+
+    /// Whether backend `i` of `c` may be picked under `plan`.
+    @inline(__always)
+    func isEligible(_ c: ClusterRuntime, _ i: Int, weights: [Int], tried: [Int], plan: PickPlan, limit: Int, now: UInt64) -> Bool {
+        guard weights[i] > 0, !tried.contains(i) else { return false }
+        let b = c.backends[i]
+        switch plan.filter {
+        case .none: break
+        case .adminActive: if b.health.adminState != .active { return false }
+        case .available: if !b.health.isAvailable(at: now) { return false }
+        }
+        if limit != .max && active[b.id] >= limit { return false }
+        if plan.avoidJustFailed && justFailedUntil[b.id] > now { return false }
+        return true
+    }
+
+    /// One tier, by the cluster's algorithm. The eligibility test is passed as a non-escaping
+    /// closure: one kept in a local variable would escape and cost a heap allocation per request.
+    @inline(__always)
+    func pick(_ c: ClusterRuntime, tier: Int, tried: [Int], hashKey: UInt64, plan: PickPlan, limit: Int) -> Int? {
+        let t = tables(c, tier: tier)
         let now = loop.now
         switch c.balance {
         case .roundRobin:
             guard c.index < snapshot.clusters.count, snapshot.clusters[c.index] === c else {
                 // The exchange started on an older snapshot: plain scan of its own backends.
                 return c.backends.indices.first {
-                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
-                        && (limit == .max || active[c.backends[$0].id] < limit)
+                    isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now)
                 }
             }
-            if tried.isEmpty && !checkHealth && limit == .max { return balancers[c.index][tier].next() }
+            if tried.isEmpty && plan.filter == .none && limit == .max { return balancers[c.index][tier].next() }
             return balancers[c.index][tier].next {
-                t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
-                    && (limit == .max || active[c.backends[$0].id] < limit)
+                isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now)
             }
         case .random:
             return t.random.pick(
-                where: {
-                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
-                        && (limit == .max || active[c.backends[$0].id] < limit)
-                },
+                where: { isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now) },
                 random: { random.next() })
         case .leastRequest:
             return t.leastRequest.pick(
                 active: { active[c.backends[$0].id] },
-                where: {
-                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
-                        && (limit == .max || active[c.backends[$0].id] < limit)
-                },
+                where: { isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now) },
                 random: { random.next() })
         case .hash:
             return c.tiers[tier].maglev?.pick(
                 key: hashKey,
-                where: {
-                    t.weights[$0] > 0 && !tried.contains($0) && (!checkHealth || c.backends[$0].health.isAvailable(at: now))
-                        && (limit == .max || active[c.backends[$0].id] < limit)
-                })
+                where: { isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now) })
         }
     }
 

@@ -19,8 +19,9 @@ import Testing
         #expect(h.healthy)
     }
 
-    @Test func aBackendAddedByReloadWaitsForItsFirstPasses() {
-        var h = HealthCounter(healthy: false, rise: 1, fall: 3)
+    @Test func anUnhealthyCounterTurnsHealthyAtItsRisePasses() {
+        var h = HealthCounter(healthy: false, rise: 2, fall: 3)
+        #expect(h.record(pass: true) == nil)
         #expect(h.record(pass: true) == true)
     }
 
@@ -121,11 +122,27 @@ import Testing
 @Suite struct SlowStartTests {
     @Test func rampsFromTenPercentToFullWeight() {
         let s: UInt64 = 1_000_000_000
-        #expect(SlowStart.weight(100, elapsed: 0, duration: 30 * s) == 10)
-        #expect(SlowStart.weight(100, elapsed: 15 * s, duration: 30 * s) == 55)
-        #expect(SlowStart.weight(100, elapsed: 30 * s, duration: 30 * s) == 100)
-        #expect(SlowStart.weight(1, elapsed: 0, duration: 30 * s) == 1)
-        #expect(SlowStart.weight(5, elapsed: 0, duration: 0) == 5)
-        #expect(SlowStart.weight(0, elapsed: 0, duration: 30 * s) == 0)
+        let x = SlowStart.scale
+        #expect(SlowStart.scaledWeight(100, elapsed: 0, duration: 30 * s) == 10 * x)
+        #expect(SlowStart.scaledWeight(100, elapsed: 15 * s, duration: 30 * s) == 55 * x)
+        #expect(SlowStart.scaledWeight(100, elapsed: 30 * s, duration: 30 * s) == 100 * x)
+        #expect(SlowStart.scaledWeight(5, elapsed: 0, duration: 0) == 5 * x)
+        #expect(SlowStart.scaledWeight(0, elapsed: 0, duration: 30 * s) == 0)
+    }
+
+    @Test func aWeightOneBackendRampsFractionallyToo() {
+        let s: UInt64 = 1_000_000_000
+        // 10% of weight 1 is a tenth of a full peer's share, not a whole weight of 1.
+        #expect(SlowStart.scaledWeight(1, elapsed: 0, duration: 30 * s) == SlowStart.scale / 10)
+        #expect(SlowStart.scaledWeight(1, elapsed: 15 * s, duration: 30 * s) == SlowStart.scale * 55 / 100)
+        #expect(SlowStart.scaledWeight(1, elapsed: 30 * s, duration: 30 * s) == SlowStart.scale)
+    }
+
+    @Test func aRampingPrimaryCountsFractionallyInTheFailoverShare() {
+        // Three weight-1 primaries, one just back (10%): 2.1 of 3 healthy, x1.4 = 98% stay.
+        let x = SlowStart.scale
+        let ramped = 2 * x + SlowStart.scaledWeight(1, elapsed: 0, duration: 1_000_000_000)
+        let share = TierShare(healthyPrimary: ramped, totalPrimary: 3 * x, standbyAvailable: true, overprovisioning: 1.4)
+        #expect(abs(share.standby - (1 - 1.4 * 2.1 / 3)) < 1e-9)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SluiceBackend
+import SluiceConfig
 import Testing
 
 /// Active health checks, failover to standby and back, `when_all_down`, through the proxy.
@@ -104,5 +105,53 @@ import Testing
                     failover: { when_all_down: reject }
                 """)
         #expect(try eventually { try get(strict.port, "/").status == 503 })
+    }
+
+    @Test func aBackendAddedByReloadWaitsForItsFirstPasses() throws {
+        let a = try backend("a")
+        let b = try backend("b", BackendBehavior(healthy: false))
+        // fall: 3 — a backend that wrongly started healthy would keep traffic for 3 failed checks.
+        let checks = "    health_check: { interval: 300ms, timeout: 200ms, rise: 1, fall: 3, jitter: 0% }"
+        func config(_ names: [DemoBackend]) throws -> Config {
+            let list = names.map { "      - { name: \($0.name), address: 127.0.0.1:\($0.port) }" }.joined(separator: "\n")
+            return try ConfigLoader.parse(
+                """
+                workers: 1
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - name: app
+                    backends:
+                \(list)
+                \(checks)
+                """, file: "test.yaml")
+        }
+        let proxy = try ProxyFixture(
+            """
+            workers: 1
+            access_log: { path: off }
+            listeners:
+              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+            clusters:
+              - name: app
+                backends:
+                  - { name: a, address: 127.0.0.1:\(a.port) }
+            \(checks)
+            """)
+        try proxy.server.reload(config([a, b]))
+        #expect(proxy.server.generation == 2)
+        // "b" was never checked before the reload: it waits for a passing check, and its checks
+        // fail, so for many check intervals every request still goes to "a".
+        let end = Date().addingTimeInterval(1)
+        var during: [String: Int] = [:]
+        while Date() < end {
+            for (k, v) in try shares(proxy.port, 10) { during[k, default: 0] += v }
+            usleep(20_000)
+        }
+        #expect(during.keys.sorted() == ["a"], "\(during)")
+        // Its first passing check puts it in rotation: the reload did add it.
+        b.behavior = BackendBehavior(healthy: true)
+        #expect(try eventually { (try shares(proxy.port, 10)["b"] ?? 0) > 0 })
     }
 }

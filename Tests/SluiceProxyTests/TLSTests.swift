@@ -223,15 +223,42 @@ import Testing
                 """)
         }
         // Verified against the backend's own certificate as CA, by the name it carries;
-        // the request arrives over TLS (the TLS hop sets X-Forwarded-Proto: https).
-        let good = try front("{ ca_file: \(cert), server_name: backend.internal }")
-        let r = try get(good.port, "/headers")
+        // the request arrives over TLS (the TLS hop sets X-Forwarded-Proto: https). The real
+        // binary with `when_all_down: reject`: if the checks failed, requests would get 503.
+        let good = try SluiceProcess(
+            yaml: """
+                workers: 1
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: secure } ] }
+                clusters:
+                  - name: secure
+                    backends: [ { name: tls1, address: 127.0.0.1:\(tlsBackend.port) } ]
+                    upstream_tls: { ca_file: \(cert), server_name: backend.internal }
+                    health_check: { path: /health, interval: 150ms, timeout: 150ms, rise: 1, fall: 1 }
+                    failover: { when_all_down: reject }
+                """)
+        let port = try good.port(of: "web")
+        let admin = try good.adminPort()
+        let r = try get(port, "/headers")
         #expect(r.status == 200)
         #expect(r.header("X-Backend") == "app1")
         #expect(r.text.contains("X-Forwarded-Proto: https"))
-        // Health checks go over TLS too: still healthy after a few rounds.
-        usleep(700_000)
-        #expect(try get(good.port, "/").status == 200)
+        // Health checks go over TLS too: after several rounds /status shows them passing.
+        func check() throws -> [String: Any] {
+            let s = try TestClient(port: admin).request("GET /status HTTP/1.1\r\nHost: admin\r\n\r\n")
+            let json = try JSONSerialization.jsonObject(with: Data(s.body)) as? [String: Any]
+            return ((json?["clusters"] as? [[String: Any]])?.first?["backends"] as? [[String: Any]])?.first ?? [:]
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, ((try check()["health_checks"] as? [String: Any])?["passed"] as? Int ?? 0) < 3 { usleep(50_000) }
+        let status = try check()
+        #expect(status["state"] as? String == "healthy")
+        #expect((status["health_checks"] as? [String: Any])?["passed"] as? Int ?? 0 >= 3, "\(status)")
+        #expect((status["health_checks"] as? [String: Any])?["failed"] as? Int == 0, "\(status)")
+        #expect(try get(port, "/").status == 200)
+        good.signal(SIGTERM)
+        #expect(good.waitForExit(timeout: 10) == 0)
         // A name the certificate does not carry fails verification: 502, nothing forwarded.
         let served = app.requestsServed
         let wrong = try front("{ ca_file: \(cert), server_name: other.internal }")
