@@ -26,6 +26,14 @@ public struct OutlierPolicy: Sendable, Equatable {
         return min(t, maxEjection)
     }
 
+    /// The repeat count the next ejection doubles by: `streak` while the last ejection ended
+    /// less than `max_ejection` ago, else 0 (a backend that behaved for that long starts again
+    /// from `base_ejection`, as Envoy's multiplier decays). `lastEnd` 0: never ejected.
+    public func streak(_ streak: Int, lastEnd: UInt64, now: UInt64) -> Int {
+        guard lastEnd != 0, now < lastEnd &+ maxEjection else { return 0 }
+        return streak
+    }
+
     /// Whether one more backend of a tier of `tierSize` may be ejected when `ejected` already are.
     /// At least one ejection is always allowed in a tier of two or more (Envoy's rule).
     public func mayEject(alreadyEjected ejected: Int, tierSize: Int) -> Bool {

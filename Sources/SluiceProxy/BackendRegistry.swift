@@ -23,6 +23,10 @@ final class BackendHealth: @unchecked Sendable {
     let consecutiveFailures = Atomic<Int>(0)
     let ejectedUntil = Atomic<UInt64>(0)
     let ejections = Atomic<Int>(0)
+    /// Ejections in a row without a quiet `max_ejection` between them (the doubling exponent).
+    let ejectionStreak = Atomic<Int>(0)
+    /// When "max_ejected reached" was last logged for this backend (once per 10 s at most).
+    let refusedEjectionLoggedAt = Atomic<UInt64>(0)
     /// When the backend last (re)joined rotation (monotonic ns; 0: since process start): slow start.
     let joinedAt = Atomic<UInt64>(0)
 

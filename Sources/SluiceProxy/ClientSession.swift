@@ -371,6 +371,7 @@ final class ClientSession: EventHandler, TimerTarget {
 
     func close() {
         guard phase != .closed else { return }
+        endRetryAccounting()  // a connection that ends mid-retry gives its budget slot back
         phase = .closed
         closeUpstream()
         worker.loop.cancelTimer(self)

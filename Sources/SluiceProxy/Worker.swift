@@ -378,20 +378,32 @@ final class Worker: @unchecked Sendable {
             if h.consecutiveFailures.load(ordering: .relaxed) != 0 { h.consecutiveFailures.store(0, ordering: .relaxed) }
             return
         }
+        let now = loop.now
+        // Failures of requests that were already in flight when it was ejected say nothing new:
+        // an ejected backend is not ejected again (and its time does not double) until it is back.
+        if h.isEjected(at: now) { return }
         let n = h.consecutiveFailures.wrappingAdd(1, ordering: .relaxed).newValue
         // The worker that resets the count from the threshold is the one that ejects.
         guard n >= policy.consecutiveFailures,
             h.consecutiveFailures.compareExchange(expected: n, desired: 0, ordering: .relaxed).exchanged
         else { return }
-        let now = loop.now
         let tier = c.backends.filter { $0.isStandby == b.isStandby }
         let ejected = tier.filter { $0.health.isEjected(at: now) }.count
         guard policy.mayEject(alreadyEjected: ejected, tierSize: tier.count) else {
-            shared.logger.warning(
-                "outlier not ejected: max_ejected reached", metadata: ["cluster": "\(c.name)", "backend": "\(b.name)"])
+            // Once per 10 s per backend, not once per failed request.
+            let last = h.refusedEjectionLoggedAt.load(ordering: .relaxed)
+            if last == 0 || now &- last >= 10_000_000_000,
+                h.refusedEjectionLoggedAt.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+            {
+                shared.logger.warning(
+                    "outlier not ejected: max_ejected reached", metadata: ["cluster": "\(c.name)", "backend": "\(b.name)"])
+            }
             return
         }
-        let previous = h.ejections.wrappingAdd(1, ordering: .relaxed).oldValue
+        let lastEnd = h.ejectedUntil.load(ordering: .relaxed)
+        let previous = policy.streak(h.ejectionStreak.load(ordering: .relaxed), lastEnd: lastEnd, now: now)
+        h.ejectionStreak.store(previous + 1, ordering: .relaxed)
+        h.ejections.wrappingAdd(1, ordering: .relaxed)
         let duration = policy.ejectionTime(previousEjections: previous)
         h.ejectedUntil.store(now &+ duration, ordering: .relaxed)
         shared.registry.ejectionsMade.wrappingAdd(1, ordering: .relaxed)

@@ -108,6 +108,14 @@ import Testing
         #expect(p.ejectionTime(previousEjections: 60) == 300 * s)
     }
 
+    @Test func theDoublingStreakEndsAfterAQuietMaxEjection() {
+        let p = OutlierPolicy(consecutiveFailures: 5, baseEjection: 10 * s, maxEjection: 300 * s, maxEjectedShare: 0.5)
+        #expect(p.streak(3, lastEnd: 0, now: 1_000 * s) == 0)  // never ejected
+        #expect(p.streak(3, lastEnd: 1_000 * s, now: 1_100 * s) == 3)  // ejected again soon: doubles on
+        #expect(p.streak(3, lastEnd: 1_000 * s, now: 1_299 * s) == 3)
+        #expect(p.streak(3, lastEnd: 1_000 * s, now: 1_300 * s) == 0)  // quiet for max_ejection: from base
+    }
+
     @Test func neverEjectsMoreThanTheShareOfATier() {
         let p = OutlierPolicy(consecutiveFailures: 5, baseEjection: s, maxEjection: 10 * s, maxEjectedShare: 0.5)
         #expect(p.mayEject(alreadyEjected: 0, tierSize: 4))

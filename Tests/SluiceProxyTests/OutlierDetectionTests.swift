@@ -51,6 +51,49 @@ import Testing
         #expect(Date().timeIntervalSince(secondStart) >= 1.98)
     }
 
+    /// Found by the chaos soak: requests already in flight to a backend that is then ejected
+    /// fail after the ejection, and each batch of them ejected it again with a doubled time, so
+    /// one freeze jumped to the maximum. An ejected backend is not ejected again.
+    @Test func aBackendFailingManyRequestsAtOnceIsEjectedOnce() throws {
+        let good = try (0..<3).map { try backend("good\($0)") }
+        let bad = try backend("bad", BackendBehavior(status: 500, delay: 300_000_000))
+        let sluice = try SluiceProcess(
+            yaml: """
+                workers: 1
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - name: app
+                    outlier_detection: { consecutive_failures: 2, base_ejection: 1s, max_ejection: 60s, max_ejected: 50% }
+                    backends:
+                      - { name: good0, address: 127.0.0.1:\(good[0].port) }
+                      - { name: good1, address: 127.0.0.1:\(good[1].port) }
+                      - { name: good2, address: 127.0.0.1:\(good[2].port) }
+                      - { name: bad, address: 127.0.0.1:\(bad.port) }
+                """)
+        let port = try sluice.port(of: "web")
+        let admin = try sluice.adminPort()
+        // 40 requests at once: round robin sends 10 to "bad", which all fail together 300 ms
+        // later (max_ejected 50% of four would allow a second ejection of another backend).
+        let clients = try (0..<40).map { _ in try TestClient(port: port) }
+        for c in clients { try c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n") }
+        let statuses = try clients.map { try $0.readResponse().status }
+        #expect(statuses.filter { $0 == 500 }.count >= 8, "\(statuses)")
+        let metrics = try get(admin, "/metrics").text
+        #expect(metrics.contains("sluice_outlier_ejections_total{cluster=\"app\",backend=\"bad\"} 1\n"), "\(metrics)")
+        // One ejection of 1 s (not 2^k s): "bad" is tried again within about a second.
+        let start = Date()
+        var back = false
+        let c = try TestClient(port: port)
+        while Date().timeIntervalSince(start) < 5 && !back {
+            back = try c.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").header("X-Backend") == "bad"
+        }
+        #expect(back && Date().timeIntervalSince(start) < 2.5, "back after \(Date().timeIntervalSince(start)) s")
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+
     @Test func neverEjectsPastMaxEjected() throws {
         let a = try backend("a", BackendBehavior(status: 500))
         let b = try backend("b", BackendBehavior(status: 500))
