@@ -32,6 +32,7 @@ public enum ConfigLoader {
         throw ConfigErrors(errors: ctx.errors.sorted { $0.line < $1.line })
     }
 
+    /// One error on one line: Yams' own descriptions span several lines (a snippet and a caret).
     static func yamlError(_ error: Error, file: String) -> ConfigError {
         if let y = error as? YamlError {
             switch y {
@@ -45,11 +46,16 @@ public enum ConfigLoader {
                 let line = DuplicateKeyLocator.line(of: key, firstLine: first, column: context.mark.column, in: context.text)
                 return ConfigError(
                     file: file, line: line ?? first, message: "key \"\(key)\" is repeated (first at line \(first))")
+            case .reader(let problem, let offset, _, let yaml):
+                // A byte YAML refuses (a control character): `offset` counts Characters.
+                let line = offset.map { yaml.prefix($0).reduce(1) { n, c in c.isNewline ? n + 1 : n } } ?? 1
+                return ConfigError(file: file, line: line, message: "YAML syntax: \(problem)")
             default:
                 break
             }
         }
-        return ConfigError(file: file, line: 1, message: "YAML syntax: \(error)")
+        let firstLine = "\(error)".split(whereSeparator: \.isNewline).first ?? ""
+        return ConfigError(file: file, line: 1, message: "YAML syntax: \(firstLine)")
     }
 
     static func decodeRoot(_ root: Node, _ ctx: DecodeContext, file: String) -> Config? {

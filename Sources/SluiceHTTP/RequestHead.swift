@@ -102,8 +102,11 @@ public struct RequestHead: Sendable {
             if skipped > 4 { throw HTTPParseError(400, "empty lines before the request") }
         }
         let scanEnd = min(count, start + limits.maxHead)
-        guard let lineCR = try FieldParser.lineEnd(p, from: start, to: min(scanEnd, start + limits.maxRequestLine + 2)) else {
-            if count - start >= limits.maxRequestLine { throw HTTPParseError(414, "request line too long") }
+        // The line may hold maxRequestLine bytes before its CRLF: too long only once that window
+        // is all here without an LF (earlier, the LF may be in the next read).
+        let lineWindow = min(limits.maxRequestLine + 2, limits.maxHead)
+        guard let lineCR = try FieldParser.lineEnd(p, from: start, to: min(scanEnd, start + lineWindow)) else {
+            if count - start >= lineWindow { throw HTTPParseError(414, "request line too long") }
             return .incomplete
         }
         try parseRequestLine(p, start, lineCR)
