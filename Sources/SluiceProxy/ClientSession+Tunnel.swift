@@ -1,0 +1,40 @@
+import SluiceEventLoop
+import SluiceHTTP
+import SluiceSystem
+
+extension ClientSession {
+    /// Tunnel phase (after 101): bytes both ways until either side closes.
+    func pumpTunnel() -> Bool {
+        guard let up = upstream else {
+            close()
+            return true
+        }
+        var progress = false
+        // client -> backend
+        let upOut = up.ensureOut()
+        if let b = inBuf, !b.isEmpty, upOut.readableCount < Self.highWater {
+            upOut.append(UnsafeRawPointer(b.readPointer), b.readableCount)
+            b.consume(b.readableCount)
+            progress = true
+        } else if (inBuf?.isEmpty ?? true) && readClient(maxBuffer: BufferPool.standardSize) {
+            progress = true
+        }
+        if up.flush() { progress = true }
+        // backend -> client
+        if let b = up.inBuf, !b.isEmpty, pendingOut < Self.highWater {
+            ensureOut().append(UnsafeRawPointer(b.readPointer), b.readableCount)
+            b.consume(b.readableCount)
+            progress = true
+        } else if !up.hasInput && up.fill() {
+            progress = true
+        }
+        if progress { extend(snapshot?.timeouts.clientIdle ?? listener.snapshot.timeouts.clientIdle) }
+        let clientDone = clientEOF && (inBuf?.isEmpty ?? true) && up.pendingOut == 0
+        let upstreamDone = (up.eof || up.failed) && !up.hasInput && pendingOut == 0
+        if clientDone || upstreamDone {
+            close()
+            return true
+        }
+        return progress
+    }
+}

@@ -1,0 +1,95 @@
+import Logging
+import SluiceBalancing
+import SluiceConfig
+import SluiceEventLoop
+import SluiceSystem
+import SluiceTLS
+import Synchronization
+
+/// Backend connections of a worker: the idle pools per backend, connecting, sweeping.
+/// Loop thread only.
+extension Worker {
+
+    /// A pooled idle connection to `backend`, or a new one (connect in progress). Nil on immediate failure.
+    func upstreamConnection(to backend: BackendRuntime, fresh: Bool, tls: TLSClientContext?) -> UpstreamConnection? {
+        if !fresh {
+            while let up = pools[backend.id].popLast() {
+                if up.closed { continue }
+                up.reused = true
+                return up
+            }
+        }
+        do {
+            let (fd, inProgress) = try Socket.connect(to: backend.address)
+            Socket.setNoDelay(fd)
+            var session: TLSConnection? = nil
+            if let tls {
+                guard let t = try? TLSConnection(client: tls, fd: fd, serverName: backend.serverName) else {
+                    Socket.close(fd)
+                    return nil
+                }
+                session = t
+            }
+            let up = UpstreamConnection(worker: self, fd: fd, backend: backend, connected: !inProgress, tls: session)
+            up.watchingWrite = inProgress
+            do {
+                try loop.register(
+                    fd, up,
+                    events: inProgress ? EventLoop.readable | EventLoop.hangup | EventLoop.writable : EventLoop.readable | EventLoop.hangup)
+            } catch {
+                Socket.close(fd)
+                return nil
+            }
+            stats.upstreamConnects &+= 1
+            up.handshakeStep()  // TLS over a connect that completed at once
+            return up
+        } catch {
+            return nil
+        }
+    }
+
+    func releaseUpstream(_ up: UpstreamConnection, idleTimeout: UInt64) {
+        up.reused = true
+        up.idleSince = loop.now
+        up.releaseBuffers()
+        if draining {
+            up.close()
+            return
+        }
+        pools[up.backend.id].append(up)
+        _ = idleTimeout
+    }
+
+    func discardIdle(_ up: UpstreamConnection) {
+        let id = up.backend.id
+        if let k = pools[id].firstIndex(where: { $0 === up }) { pools[id].remove(at: k) }
+        up.close()
+    }
+
+    /// Closes pooled connections idle longer than their cluster's upstream_idle.
+    func sweepPools() {
+        let now = loop.now
+        for c in snapshot.clusters {
+            for b in c.backends where !pools[b.id].isEmpty {
+                pools[b.id].removeAll { up in
+                    if now &- up.idleSince > c.upstreamIdleTimeout || up.closed {
+                        up.close()
+                        return true
+                    }
+                    return false
+                }
+            }
+        }
+    }
+}
+
+/// Fires once a second to close expired idle backend connections.
+final class PoolSweeper: TimerTarget {
+    var timerSlot = TimerSlot()
+    unowned let worker: Worker
+    init(_ w: Worker) { worker = w }
+    func timerFired(now: UInt64) {
+        worker.sweepPools()
+        worker.loop.arm(self, at: now &+ 1_000_000_000)
+    }
+}
