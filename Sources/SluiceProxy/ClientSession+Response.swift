@@ -90,18 +90,16 @@ extension ClientSession {
     /// While the request is in service the client socket is still read, so a client that closes
     /// is noticed (its pipelined bytes, if any, wait in `inBuf` for their turn). A FIN is a
     /// half-close, which HTTP allows: the exchange goes on (as HAProxy and Envoy do by default),
-    /// the answer is still written, the connection ends after it, and the access log marks the
-    /// exchange `aborted` with the backend's status.
+    /// the answer is still written, requests the client pipelined before its FIN are answered
+    /// too, the connection then ends, and the access log marks the exchange `aborted` with the
+    /// backend's status.
     func noticeClientClose() {
         let b = ensureIn()
         guard b.readableCount < BufferPool.standardSize else { return }
         while readable && !clientEOF && readClient(maxBuffer: BufferPool.standardSize) {
             if b.readableCount >= BufferPool.standardSize { break }
         }
-        if clientEOF {
-            clientLeft = true
-            keepAlive = false
-        }
+        if clientEOF { clientLeft = true }
     }
 
     /// The backend failed before a complete response head: replay on a fresh connection when the

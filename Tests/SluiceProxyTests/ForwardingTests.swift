@@ -102,6 +102,19 @@ import Testing
         #expect(try c.readResponse().text == "xx")
     }
 
+    /// A client that sends its pipelined requests and then half-closes (`nc -N`, scripts) still
+    /// gets every answer: a FIN during an exchange ends the connection after the requests it sent.
+    @Test func pipelinedRequestsThenAHalfCloseAreAllAnswered() throws {
+        let b = try backend("app1")
+        let proxy = try ProxyFixture.simple([b])
+        let c = try TestClient(port: proxy.port)
+        try c.send("GET /delay/100 HTTP/1.1\r\nHost: a\r\n\r\nGET /bytes/3 HTTP/1.1\r\nHost: a\r\n\r\n")
+        c.shutdownWrite()
+        #expect(try c.readResponse().body.count == 13)
+        #expect(try c.readResponse().text == "xxx")
+        #expect(c.isClosedByServer())
+    }
+
     @Test func expectContinueGetsTheBackends100() throws {
         let b = try backend("app1")
         let proxy = try ProxyFixture.simple([b])
