@@ -168,7 +168,12 @@ public final class ProxyServer: @unchecked Sendable {
             config: config, generation: generation, registry: registry, tls: snapshot.tlsContexts,
             upstream: snapshot.upstreamContexts)
         snapshot = snap
-        for w in workers { w.loop.execute { w.apply(snap) } }
+        for w in workers {
+            w.loop.execute {
+                w.apply(snap)
+                w.listenersFollowSnapshot()
+            }
+        }
     }
 
     /// SIGHUP and `POST /reload`: read, validate, apply; an invalid file changes nothing.

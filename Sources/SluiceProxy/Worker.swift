@@ -143,6 +143,12 @@ final class Worker: @unchecked Sendable {
         }
     }
 
+    /// A runtime snapshot (the same listeners; new weights): every listener's index now refers
+    /// to it. A reload instead moves listeners in `applyListeners`. Loop thread.
+    func listenersFollowSnapshot() {
+        for h in listeners where !h.removed { h.snapshot = snapshot }
+    }
+
     // MARK: sessions
 
     func adopt(fd: Int32, peer: SocketAddress, listener: ListenerHandler) {

@@ -18,6 +18,33 @@ import Testing
         ((status["clusters"] as? [[String: Any]])?.first?["backends"] as? [[String: Any]]) ?? []
     }
 
+    /// A runtime weight change is followed by new requests at once, by the cluster's algorithm
+    /// (the listener's snapshot moves with it; a stale one sent everything to the first backend).
+    @Test func aRuntimeWeightChangeSetsTheSplit() throws {
+        let a = try backend("a")
+        let b = try backend("b")
+        let sluice = try SluiceProcess(
+            yaml: """
+                workers: 1
+                access_log: { path: off }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - name: app
+                    backends:
+                      - { name: a, address: 127.0.0.1:\(a.port), weight: 1 }
+                      - { name: b, address: 127.0.0.1:\(b.port), weight: 1 }
+                """)
+        let port = try sluice.port(of: "web")
+        let admin = try sluice.adminPort()
+        #expect(try call(admin, "PUT", "/clusters/app/backends/b/weight", body: "3").status == 200)
+        var counts: [String: Int] = [:]
+        for _ in 0..<40 { counts[try get(port, "/").header("X-Backend") ?? "?", default: 0] += 1 }
+        #expect(counts == ["a": 10, "b": 30], "\(counts)")
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+
     @Test func statusMetricsDashboardReloadAndRuntimeAPI() throws {
         let a = try backend("a")
         let b = try backend("b")
