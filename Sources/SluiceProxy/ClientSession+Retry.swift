@@ -74,19 +74,3 @@ extension ClientSession {
         }
     }
 }
-
-extension Worker {
-    /// Retries in flight may add at most `budget` on top of the cluster's requests in flight
-    /// on this worker (with a floor of 3, as Envoy's `min_retry_concurrency`).
-    func retryBudgetAllows(_ c: ClusterRuntime, _ policy: RetryConfig) -> Bool {
-        guard c.index < retriesInFlight.count, snapshot.clusters[c.index] === c else { return false }
-        var inFlight = 0
-        for b in c.backends { inFlight += active[b.id] }
-        return retriesInFlight[c.index] < max(3, Int(policy.budget * Double(inFlight)))
-    }
-
-    func countRetry(_ c: ClusterRuntime, _ reason: RetryReason) {
-        guard c.index < retryCounts.count, snapshot.clusters[c.index] === c else { return }
-        retryCounts[c.index][reason.rawValue] &+= 1
-    }
-}
