@@ -5,8 +5,8 @@ extension ClientSession {
     /// Writes one access-log line for the exchange that just ended (or was cut).
     func logExchange(aborted: Bool) {
         worker.stats.requests &+= 1
-        let backendID = upstreamFirstByteAt != 0 ? backend?.id : nil
-        let seconds = Double(worker.loop.now &- startedAt) / 1e9
+        let backendID = exchange.firstByteAt != 0 ? backend?.id : nil
+        let seconds = Double(worker.loop.now &- exchange.startedAt) / 1e9
         if listener.isCurrent && (cluster == nil || clusterIndexInSnapshot != nil) {
             worker.metrics.count(
                 listener: listenerIndex, cluster: clusterIndexInSnapshot, code: status, backendID: backendID, seconds: seconds)
@@ -41,7 +41,7 @@ extension ClientSession {
         b.append(",\"cluster\":")
         if let c = cluster { log.appendJSONString(c.name) } else { b.append("null") }
         b.append(",\"backend\":")
-        if let be = backend, status != 0, upstreamFirstByteAt != 0 { log.appendJSONString(be.name) } else { b.append("null") }
+        if let be = backend, status != 0, exchange.firstByteAt != 0 { log.appendJSONString(be.name) } else { b.append("null") }
         b.append(",\"tried\":[")
         if let c = cluster {
             for (k, i) in tried.enumerated() {
@@ -50,10 +50,10 @@ extension ClientSession {
             }
         }
         b.append("],\"duration_ms\":")
-        appendMillis(b, now &- startedAt)
+        appendMillis(b, now &- exchange.startedAt)
         b.append(",\"upstream_ms\":")
-        if upstreamStartedAt != 0 && upstreamFirstByteAt != 0 {
-            appendMillis(b, upstreamFirstByteAt &- upstreamStartedAt)
+        if exchange.upstreamStartedAt != 0 && exchange.firstByteAt != 0 {
+            appendMillis(b, exchange.firstByteAt &- exchange.upstreamStartedAt)
         } else {
             b.append("null")
         }
@@ -127,7 +127,7 @@ extension ClientSession {
         log.appendCombinedTime(wall)
         b.append(" \"")
         b.append(fh, logPathEnd)
-        b.append(clientIsHTTP11 ? " HTTP/1.1\" " : " HTTP/1.0\" ")
+        b.append(exchange.clientIsHTTP11 ? " HTTP/1.1\" " : " HTTP/1.0\" ")
         b.append(decimal: status)
         b.append(" ")
         if bytesSent > 0 { b.append(decimal: bytesSent) } else { b.append("-") }

@@ -13,12 +13,11 @@ extension ClientSession {
     func abandon() {
         switch phase {
         case .exchange:
-            if responseStarted {
+            if queuedAt != 0 { worker.dequeue(self) }
+            if exchange.responseStarted {
                 logExchange(aborted: true)
             } else {
-                if queuedAt != 0 { worker.dequeue(self) }
-                keepAlive = false
-                failExchange(503, "shutting down")
+                run(exchange.abandoned())  // 503
                 _ = flushClient()
             }
             close()
@@ -35,8 +34,8 @@ extension ClientSession {
     func cut() {
         guard phase == .exchange else { return }
         logExchange(aborted: true)
+        endRetryAccounting()
         closeUpstream()
-        keepAlive = false
         phase = .closing
         expect(.closing, 5_000_000_000)
     }
@@ -100,7 +99,8 @@ extension ClientSession {
         return true
     }
 
-    /// The current phase's deadline passed: what that means depends only on the phase.
+    /// The connection's own deadline passed (outside an exchange, whose deadlines the
+    /// `Exchange` handles): what that means depends only on the phase.
     func timedOut() {
         switch wait {
         case .handshake:
@@ -113,28 +113,6 @@ extension ClientSession {
                 close()
             }
         case .clientIdle, .closing:
-            close()
-        case .queue:
-            worker.dequeue(self)
-            shed(.queueTimeout)
-        case .connect:
-            worker.stats.connectFailures &+= 1
-            noteBackendFailure()
-            if !retry(.connectFailure) { failExchange(502, "backend connect timeout") }
-        case .requestBody:
-            if let up = upstream, up.pendingOut > 0 && (inBuf?.isEmpty ?? true) && !readable {
-                // The backend stopped reading the body it was sent.
-                noteBackendFailure()
-                failExchange(504, "backend stopped reading the request body")
-            } else {
-                failExchange(408, "request body not received in time")
-            }
-        case .response:
-            noteBackendFailure()
-            if !retry(.status, status: 504) { failExchange(504, "backend did not answer in time") }
-        case .responseBody:
-            cut()  // the body stalled: the client must see a cut response
-        case .tunnel:
             close()
         }
     }

@@ -37,7 +37,6 @@ extension ClientSession {
             return readClient(maxBuffer: snap.limits.maxRequestHead + 4096)
         case .invalid(let e):
             worker.stats.badRequests &+= 1
-            clientIsHTTP11 = true
             sendError(e.status, e.reason)
             return true
         case .complete(let length):
@@ -62,26 +61,14 @@ extension ClientSession {
         let snap = listener.snapshot
         let b = inBuf!
         let p = UnsafeRawPointer(b.readPointer)
-        startedAt = worker.loop.now
-        upstreamStartedAt = 0
-        upstreamFirstByteAt = 0
-        status = 0
         bytesSent = 0
-        tried.removeAll(keepingCapacity: true)
-        replays = 0
-        retriesUsed = 0
-        responseStarted = false
-        clientLeft = false
         cluster = nil
         backend = nil
-        method = head.method
-        clientIsHTTP11 = head.isHTTP11
-        keepAlive = head.keepAlive && !worker.draining && !listener.removed
-        upgradeRequested = head.upgradeIndex >= 0
+        exchange.begin(
+            now: worker.loop.now, method: head.method, body: head.framing, http11: head.isHTTP11,
+            keepAlive: head.keepAlive && !worker.draining && !listener.removed, upgrade: head.upgradeIndex >= 0)
         snapshot = snap
         phase = .exchange
-        responsePhase = .awaitingHead
-        requestDone = false
         requestBodyBytes = 0
 
         // Route: host without port, path in origin-form.
@@ -119,15 +106,14 @@ extension ClientSession {
         headStarted = false
 
         guard let c else {
-            requestDone = true
-            sendError(404, "no route matches this request")
+            run(exchange.fail(ErrorAnswer(404, "no route matches this request")))
             return
         }
         cluster = c
         switch head.framing {
         case .contentLength(let n):
             if n > snap.limits.maxRequestBody {
-                sendError(413, "request body too large")
+                run(exchange.fail(ErrorAnswer(413, "request body too large")))
                 return
             }
             requestBody = .length(n)
@@ -136,9 +122,12 @@ extension ClientSession {
             requestBody = .chunked
         case .none, .untilClose:
             requestBody = .none
-            requestDone = true
         }
-        connectToBackend()
+        run(
+            exchange.routed(
+                Exchange.Policy(
+                    connect: c.connectTimeout, response: c.responseTimeout, queue: c.config.limits?.queueTimeout ?? 0,
+                    tunnelIdle: snap.timeouts.clientIdle, retries: c.retries)))
     }
 
     nonisolated(unsafe) static let slash: UnsafeRawPointer = {
@@ -161,38 +150,61 @@ extension ClientSession {
 
     /// Picks a backend (not one already tried) and attaches a pooled or new connection.
     /// `after`: the backend that just refused or reset this request (a failover pick, see
-    /// `Worker.pickPlan`).
+    /// `Worker.pickPlan`). After a replay the connection is always a fresh one.
     func connectToBackend(after failed: BackendRuntime? = nil) {
         guard let c = cluster else { return }
+        if exchange.state == .queued { _ = exchange.slotGranted() }
         releaseBackendSlot()
-        guard let index = worker.pickBackend(c, excluding: tried, hashKey: hashKey, after: failed) else {
-            if c.limited && worker.hasEligibleBackend(c, excluding: tried, respectLimits: false, after: failed) {
-                // Every available backend is at max_requests_per_backend: wait for a slot.
-                if worker.enqueue(self, c) {
-                    let limits = c.config.limits!
-                    expect(.queue, limits.queueTimeout)
-                } else {
-                    shed(.queueFull)
-                }
-                return
-            }
-            worker.stats.noBackend &+= 1
-            shed(.noBackend)
+        guard let index = worker.pickBackend(c, excluding: exchange.tried, hashKey: hashKey, after: failed) else {
+            // Every available backend at max_requests_per_backend: wait for a slot.
+            let canWait = c.limited && worker.hasEligibleBackend(c, excluding: exchange.tried, respectLimits: false, after: failed)
+            if !canWait { worker.stats.noBackend &+= 1 }
+            run(exchange.noBackend(canWait: canWait, admitted: canWait && worker.enqueue(self, c), now: worker.loop.now))
             return
         }
         let be = c.backends[index]
         backend = be
-        tried.append(index)
         worker.active[be.id] += 1
         countedBackend = be.id
-        upstreamStartedAt = worker.loop.now
-        guard let up = worker.upstreamConnection(to: be, fresh: replays > 0, tls: c.upstreamTLS) else {
-            worker.stats.connectFailures &+= 1
-            noteBackendFailure()
-            if !retry(.connectFailure) { failExchange(502, "backend refused the connection") }
+        guard let up = worker.upstreamConnection(to: be, fresh: exchange.replays > 0, tls: c.upstreamTLS) else {
+            exchange.backendChosen(index, connected: false, now: worker.loop.now)
+            run(exchange.upstreamFailed(.connect(timedOut: false)))
             return
         }
+        exchange.backendChosen(index, connected: up.connected, now: worker.loop.now)
         attach(up)
+    }
+
+    /// Runs what the exchange asked for (loop thread). Answers, cuts and closes leave the
+    /// exchange phase; picks and retries may call back here (bounded by `retries.attempts`).
+    func run(_ action: ExchangeAction) {
+        switch action {
+        case .wait, .interim, .forward, .tunnel:
+            break  // the response-head actions are run where the head is (`handleResponseHead`)
+        case .pick(let failover):
+            connectToBackend(after: failover ? backend : nil)
+        case .blame(let failure):
+            blame(failure)
+            let failed = backend
+            run(exchange.retryOrAnswer(after: failure) { retryCapacity(after: failed) })
+        case .retry(let reason, let carry):
+            retry(reason, carry: carry)
+        case .replay:
+            replay()
+        case .answer(let e):
+            sendError(e.status, e.reason)
+        case .shed(let reason):
+            worker.countShed(cluster, reason)
+            sendError(503, reason.answer)
+        case .finish(let reuse):
+            finishExchange(reuse: reuse)
+        case .cut:
+            cut()
+        case .abort:
+            abort()
+        case .close:
+            close()
+        }
     }
 
     /// The backend this exchange was counted against (least_request, limits) is done with it;
@@ -207,15 +219,10 @@ extension ClientSession {
         if queuedAt != 0 { worker.dequeue(self) }
     }
 
-    /// Refuses the request for lack of capacity: 503 with Retry-After, counted by reason.
+    /// Refuses the request for lack of capacity (the admission queue sheds it): 503 with
+    /// Retry-After, counted by reason.
     func shed(_ reason: ShedReason) {
-        worker.countShed(cluster, reason)
-        switch reason {
-        case .queueFull: failExchange(503, "no capacity: the queue is full")
-        case .queueTimeout: failExchange(503, "no capacity: waited too long in the queue")
-        case .overload: failExchange(503, "no capacity: overloaded")
-        case .noBackend: failExchange(503, "no backend available")
-        }
+        run(exchange.shed(reason))
     }
 
     /// The key `balance: hash` places this request by: a header's value, a cookie's value,
@@ -284,7 +291,6 @@ extension ClientSession {
             carriedOutput = nil
             if let fresh = up.outBuf { worker.buffers.release(fresh) }
             up.outBuf = carry
-            awaitConnect(up)
             return
         }
         let out = up.ensureOut()
@@ -297,27 +303,16 @@ extension ClientSession {
         } else {
             out.append(UnsafeRawPointer(forwardedHead.readPointer), forwardedHead.readableCount)
         }
-        awaitConnect(up)
     }
 
-    /// After attaching `up`: the connect phase while it connects (TCP and upstream TLS), else
-    /// straight to sending the request.
-    func awaitConnect(_ up: UpstreamConnection) {
-        if up.connected {
-            expect(.requestBody, cluster!.responseTimeout)
-        } else {
-            expect(.connect, cluster!.connectTimeout)
-        }
-    }
-
-    /// Moves the deadline along the upstream side of the exchange: connected ends `connect`;
-    /// the request fully sent starts `response` (DESIGN §3: from the request fully sent to the
-    /// first response byte). Called after every pump of the exchange.
+    /// Moves the exchange along the upstream side: connected ends `connect`; the request fully
+    /// sent starts `response` (DESIGN §3: from the request fully sent to the first response
+    /// byte). Called after every pump of the exchange.
     func advanceUpstreamPhase(_ up: UpstreamConnection) {
-        if wait == .connect && up.connected { expect(.requestBody, cluster!.responseTimeout) }
-        if wait == .requestBody && requestDone && up.pendingOut == 0 && up.connected {
-            expect(.response, cluster!.responseTimeout)
-        }
+        guard up.connected else { return }
+        let now = worker.loop.now
+        if exchange.state == .connecting { exchange.connected(now: now) }
+        if exchange.state == .sending && requestDone && up.pendingOut == 0 { exchange.requestSent(now: now) }
     }
 
     /// Moves request body bytes from the client to the backend, re-framed, within the high-water mark.
@@ -330,7 +325,7 @@ extension ClientSession {
             guard let b = inBuf, !b.isEmpty else {
                 if clientEOF {
                     // The client left in the middle of its body.
-                    abort()
+                    run(exchange.clientClosed())
                     return true
                 }
                 if readClient(maxBuffer: BufferPool.standardSize) {
@@ -347,7 +342,7 @@ extension ClientSession {
                 b.consume(take)
                 requestBodyBytes += take
                 if take == remaining {
-                    requestDone = true
+                    exchange.requestBodyEnded()
                 } else {
                     requestBody = .length(remaining - take)
                 }
@@ -363,23 +358,23 @@ extension ClientSession {
                     }
                     b.consume(used)
                 } catch {
-                    failExchange(error.status, error.reason)
+                    run(exchange.fail(ErrorAnswer(error.status, error.reason)))
                     return true
                 }
                 requestBodyBytes = total
                 if total > limit {
-                    failExchange(413, "request body too large")
+                    run(exchange.fail(ErrorAnswer(413, "request body too large")))
                     return true
                 }
                 if requestChunked.isDone {
                     out.append("0\r\n\r\n")
-                    requestDone = true
+                    exchange.requestBodyEnded()
                 }
             case .none:
-                requestDone = true
+                exchange.requestBodyEnded()
             }
         }
-        if progress && wait == .requestBody, let c = cluster { extend(c.responseTimeout) }
+        if progress { exchange.progress(now: worker.loop.now) }
         return progress
     }
 }

@@ -8,9 +8,7 @@ extension ClientSession {
         guard let up = upstream else { return false }
         var progress = false
         if up.failed && !up.connected {
-            worker.stats.connectFailures &+= 1
-            noteBackendFailure()
-            if !retry(.connectFailure) { failExchange(502, "backend refused the connection") }
+            run(exchange.upstreamFailed(.connect(timedOut: false)))
             return true
         }
         advanceUpstreamPhase(up)
@@ -18,7 +16,7 @@ extension ClientSession {
         guard phase == .exchange, upstream === up else { return true }
         if up.flush() {
             progress = true
-            if wait == .requestBody { extend(cluster!.responseTimeout) }
+            exchange.progress(now: worker.loop.now)
         }
         advanceUpstreamPhase(up)
         if requestDone && readable && !clientEOF { noticeClientClose() }
@@ -29,10 +27,9 @@ extension ClientSession {
     func pumpResponse(_ up: UpstreamConnection) -> Bool {
         var progress = false
         while phase == .exchange && upstream === up {
-            switch responsePhase {
-            case .awaitingHead:
+            if exchange.state != .streaming {
                 if let b = up.inBuf, !b.isEmpty {
-                    if upstreamFirstByteAt == 0 { upstreamFirstByteAt = worker.loop.now }
+                    exchange.responseBytesArrived(now: worker.loop.now)
                     switch response.parse(b.readable, maxHead: snapshot!.limits.maxRequestHead) {
                     case .complete(let length):
                         handleResponseHead(up, length)
@@ -40,14 +37,17 @@ extension ClientSession {
                         continue
                     case .invalid(let e):
                         worker.stats.badResponses &+= 1
-                        failExchange(502, e.reason)
+                        run(exchange.fail(ErrorAnswer(502, e.reason)))
                         return true
                     case .incomplete:
                         break
                     }
                 }
                 if up.failed || up.eof {
-                    upstreamFailedBeforeResponse(up)
+                    let received = exchange.firstByteAt != 0
+                    upstream = nil
+                    up.close()
+                    run(exchange.upstreamFailed(.closedBeforeHead(reused: up.reused, received: received)))
                     return true
                 }
                 if up.fill(maxBuffer: snapshot!.limits.maxRequestHead + 4096) {
@@ -55,34 +55,25 @@ extension ClientSession {
                     continue
                 }
                 return progress
-            case .body:
-                if pendingOut >= Self.highWater { return progress }
-                if let b = up.inBuf, !b.isEmpty {
-                    moveResponseBody(b)
-                    progress = true
-                    continue
-                }
-                if up.failed || up.eof {
-                    if responseFraming == .untilClose && !up.failed {
-                        endResponseBody()
-                        upstreamReusable = false
-                    } else {
-                        // Cut mid-body: the client must see a cut response, never a clean one.
-                        worker.stats.truncatedResponses &+= 1
-                        cut()
-                    }
-                    return true
-                }
-                if up.fill(maxBuffer: BufferPool.standardSize) {
-                    progress = true
-                    extend(worker.activeTimeout(self))
-                    continue
-                }
-                return progress
-            case .done:
-                finishExchange()
+            }
+            if pendingOut >= Self.highWater { return progress }
+            if let b = up.inBuf, !b.isEmpty {
+                moveResponseBody(b)
+                progress = true
+                continue
+            }
+            if up.failed || up.eof {
+                if up.failed || responseFraming != .untilClose { worker.stats.truncatedResponses &+= 1 }
+                if !up.failed && responseFraming == .untilClose { endResponseBody() }
+                run(exchange.upstreamEndedDuringBody(failed: up.failed))
                 return true
             }
+            if up.fill(maxBuffer: BufferPool.standardSize) {
+                progress = true
+                exchange.progress(now: worker.loop.now)
+                continue
+            }
+            return progress
         }
         return true
     }
@@ -99,85 +90,42 @@ extension ClientSession {
         while readable && !clientEOF && readClient(maxBuffer: BufferPool.standardSize) {
             if b.readableCount >= BufferPool.standardSize { break }
         }
-        if clientEOF { clientLeft = true }
+        if clientEOF { run(exchange.clientClosed()) }
     }
 
-    /// The backend failed before a complete response head: replay on a fresh connection when the
-    /// failure is the classic stale keep-alive race and the request can be resent; else 502.
-    func upstreamFailedBeforeResponse(_ up: UpstreamConnection) {
-        let nothingReceived = upstreamFirstByteAt == 0
-        if up.reused && nothingReceived && requestBody == .none && replays == 0 {
-            replays += 1
-            upstream = nil
-            up.close()
-            tried.removeLast()
-            connectToBackend(after: up.backend)  // a failover pick: skips backends that just failed
-            return
-        }
-        worker.stats.upstreamResets &+= 1
-        noteBackendFailure()
-        if nothingReceived && retry(.resetBeforeResponse) { return }
-        failExchange(502, nothingReceived ? "backend closed the connection before answering" : "incomplete response head")
-    }
+    var responseFraming: BodyFraming { exchange.responseFraming }
+    var clientBodyMode: ClientBodyMode { exchange.bodyMode }
 
     func handleResponseHead(_ up: UpstreamConnection, _ length: Int) {
         let b = up.inBuf!
         let p = UnsafeRawPointer(b.readPointer)
         let s = response.status
-        if s == 101 {
-            guard upgradeRequested else {
-                failExchange(502, "backend switched protocols unasked")
-                return
-            }
+        if s >= 200 && s != 101, let c = cluster, let be = backend, c.outlier != nil {
+            worker.recordOutcome(c, be, success: s < 500)
+        }
+        let action = exchange.responseHead(
+            status: s, framing: response.framing(requestMethod: exchange.method), backendCloses: response.close,
+            draining: worker.draining, now: worker.loop.now
+        ) { retryCapacity(after: nil) }
+        switch action {
+        case .tunnel:
             writeResponseHead(p, mode: .none, upgrade: true)
             b.consume(length)
-            status = 101
-            responseStarted = true
             phase = .tunnel
             logExchange(aborted: false)
-            expect(.tunnel, snapshot!.timeouts.clientIdle)
-            return
-        }
-        if s < 200 {
+        case .interim(let forward):
             // 1xx (100 Continue, 103 Early Hints): forwarded to HTTP/1.1 clients; the final response follows.
-            if clientIsHTTP11 { writeResponseHead(p, mode: .none, upgrade: false) }
+            if forward { writeResponseHead(p, mode: .none, upgrade: false) }
             b.consume(length)
-            extend(worker.activeTimeout(self))  // the backend is alive: the final head gets a full `response`
-            return
+        case .forward(let mode):
+            if case .contentLength(let n) = exchange.responseFraming { responseRemaining = n }
+            if case .chunked = exchange.responseFraming { responseChunked.reset() }
+            writeResponseHead(p, mode: mode, upgrade: false)
+            b.consume(length)
+            if exchange.responseFraming == .none { run(exchange.responseEnded()) }
+        default:
+            run(action)  // a retry of a 5xx, or 502 for a 101 nobody asked for
         }
-        status = s
-        if let c = cluster, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: s < 500) }
-        if s >= 500, cluster?.retries != nil {
-            // Not forwarded: the answer is dropped with its connection and another backend tried.
-            status = 0
-            if retry(.status, status: s) { return }
-            status = s
-        }
-        responseFraming = response.framing(requestMethod: method)
-        upstreamReusable = !response.close
-        switch responseFraming {
-        case .none:
-            clientBodyMode = .none
-        case .contentLength(let n):
-            clientBodyMode = .raw
-            responseRemaining = n
-        case .chunked:
-            responseChunked.reset()
-            clientBodyMode = clientIsHTTP11 ? .chunked : .raw
-        case .untilClose:
-            upstreamReusable = false
-            clientBodyMode = clientIsHTTP11 ? .chunked : .raw
-        }
-        if clientBodyMode == .raw && !clientIsHTTP11 && responseFraming != .contentLength(responseRemaining) {
-            keepAlive = false  // an HTTP/1.0 client learns the end from the close
-        }
-        if !requestDone { keepAlive = false }  // answered before the body ended: cannot resync
-        if worker.draining { keepAlive = false }
-        writeResponseHead(p, mode: clientBodyMode, upgrade: false)
-        b.consume(length)
-        responseStarted = true
-        responsePhase = responseFraming == .none ? .done : .body
-        expect(.responseBody, worker.activeTimeout(self))
     }
 
     /// Writes the response head for the client: hop-by-hop fields removed, framing re-stated.
@@ -209,7 +157,7 @@ extension ClientSession {
         } else if isFinal {
             switch mode {
             case .raw:
-                if case .contentLength(let n) = responseFraming {
+                if case .contentLength(let n) = exchange.responseFraming {
                     o.append("Content-Length: ")
                     o.append(decimal: n)
                     o.append("\r\n")
@@ -219,9 +167,9 @@ extension ClientSession {
             case .none:
                 break
             }
-            if !keepAlive {
+            if !exchange.keepAlive {
                 o.append("Connection: close\r\n")
-            } else if !clientIsHTTP11 {
+            } else if !exchange.clientIsHTTP11 {
                 o.append("Connection: keep-alive\r\n")
             }
         }
@@ -238,7 +186,7 @@ extension ClientSession {
             b.consume(take)
             bytesSent += take
             responseRemaining -= take
-            if responseRemaining == 0 { endResponseBody() }
+            if responseRemaining == 0 { run(exchange.responseEnded()) }
         case .chunked:
             let mode = clientBodyMode
             var sent = 0
@@ -258,11 +206,14 @@ extension ClientSession {
                 b.consume(used)
             } catch {
                 worker.stats.badResponses &+= 1
-                cut()
+                run(exchange.fail(ErrorAnswer(502, "bad chunk from the backend")))
                 return
             }
             bytesSent += sent
-            if responseChunked.isDone { endResponseBody() }
+            if responseChunked.isDone {
+                endResponseBody()
+                run(exchange.responseEnded())
+            }
         case .untilClose:
             let take = min(b.readableCount, room)
             if clientBodyMode == .chunked {
@@ -276,33 +227,32 @@ extension ClientSession {
             b.consume(take)
             bytesSent += take
         case .none:
-            endResponseBody()
+            run(exchange.responseEnded())
         }
     }
 
+    /// Writes the terminal chunk of a re-chunked body.
     func endResponseBody() {
         if clientBodyMode == .chunked { ensureOut().append("0\r\n\r\n") }
-        responsePhase = .done
     }
 
     /// The response is complete: return the backend connection when clean, log, go on.
-    func finishExchange() {
+    func finishExchange(reuse: Bool) {
         releaseBackendSlot()
         endRetryAccounting()
         if let up = upstream {
             upstream = nil
             up.session = nil
-            let clean = upstreamReusable && requestDone && !up.hasInput && !up.eof && !up.failed && up.pendingOut == 0
-            if clean {
+            if reuse && !up.hasInput && !up.eof && !up.failed && up.pendingOut == 0 {
                 worker.releaseUpstream(up, idleTimeout: cluster!.upstreamIdleTimeout)
             } else {
                 up.close()
             }
         }
-        logExchange(aborted: clientLeft)
+        logExchange(aborted: exchange.clientLeft)
         requestsServed += 1
         snapshot = nil
-        if requestDone && keepAlive && !worker.draining && !listener.removed {
+        if exchange.connectionContinues && !worker.draining && !listener.removed {
             phase = .head
             expect(.clientIdle, listener.snapshot.timeouts.clientIdle)
         } else {
@@ -316,23 +266,11 @@ extension ClientSession {
         if let c = cluster, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: false) }
     }
 
-    /// Something failed before or during the exchange: answer `status` if nothing was sent yet.
-    func failExchange(_ status: Int, _ reason: StaticString) {
-        endRetryAccounting()
-        if responseStarted {
-            cut()
-            return
-        }
-        closeUpstream()
-        sendError(status, reason)
-    }
-
     /// Answers with a short plain-text error and closes the connection after it.
     func sendError(_ code: Int, _ reason: StaticString) {
         closeUpstream()
         let o = ensureOut()
         o.clear()
-        status = code
         o.append("HTTP/1.1 ")
         o.append(decimal: code)
         o.append(" ")
@@ -345,8 +283,12 @@ extension ClientSession {
         o.append(reason)
         o.append("\n")
         bytesSent = reason.utf8CodeUnitCount + 1
-        responseStarted = true
-        if phase == .exchange { logExchange(aborted: false) } else if phase == .head { logBadRequest(code) }
+        if phase == .exchange {
+            logExchange(aborted: false)
+            endRetryAccounting()
+        } else if phase == .head {
+            logBadRequest(code)
+        }
         phase = .closing
         expect(.closing, 5_000_000_000)
     }

@@ -1,75 +1,71 @@
 import SluiceConfig
 import SluiceSystem
 
-/// Why a request was retried (the `reason` label of `sluice_retries_total`).
-enum RetryReason: Int, CaseIterable {
-    case connectFailure, resetBeforeResponse, status
-
-    var label: String {
-        switch self {
-        case .connectFailure: return "connect_failure"
-        case .resetBeforeResponse: return "reset_before_response"
-        case .status: return "status"
+/// The worker-side half of a failed attempt: blame, capacity for a retry, the retry itself.
+/// The rule of when to retry or replay is `RetryDecision`, run by the `Exchange`.
+extension ClientSession {
+    /// Counts `failure` against the current backend: error counters, outlier detection, and
+    /// "just failed" on this worker after a connect failure or a reset (so the next attempt's
+    /// failover pick skips it before health checks have noticed, `Worker.pickPlan`).
+    func blame(_ failure: UpstreamFailure) {
+        switch failure {
+        case .connect:
+            worker.stats.connectFailures &+= 1
+            noteBackendFailure()
+            if let b = backend { worker.noteJustFailed(b) }
+        case .closedBeforeHead(_, let received):
+            worker.stats.upstreamResets &+= 1
+            noteBackendFailure()
+            if !received, let b = backend { worker.noteJustFailed(b) }
+        case .responseTimeout:
+            noteBackendFailure()
         }
     }
-}
 
-extension ClientSession {
-    /// Tries the request again on another backend when the cluster's `retries` allow it
-    /// (DESIGN §2): attempts left, the condition listed in `on`, the retry budget not spent,
-    /// another backend available, and the request safe to resend. A connect failure is always
-    /// safe (nothing was sent; unsent bytes move to the new connection); anything else only for
-    /// idempotent methods whose body was not streamed. Returns false to let the caller answer.
-    ///
-    /// After a connect failure or a reset the backend counts as "just failed" on this worker,
-    /// and the next attempt is a failover pick (`Worker.pickPlan`): untried backends of the same
-    /// tier that did not just fail, else the other tier, before health checks have noticed.
-    func retry(_ reason: RetryReason, status code: Int = 0) -> Bool {
+    /// What the worker can offer a retry of this exchange. `failed`: the backend that refused
+    /// or reset it (a failover pick), nil after a 5xx or a response timeout.
+    func retryCapacity(after failed: BackendRuntime?) -> RetryCapacity {
+        guard let c = cluster, let policy = c.retries else {
+            return RetryCapacity(anotherBackend: false, withinBudget: false, leavesTier: false)
+        }
+        return RetryCapacity(
+            anotherBackend: worker.hasEligibleBackend(c, excluding: exchange.tried, respectLimits: false, after: failed),
+            withinBudget: worker.retryBudgetAllows(c, policy),
+            leavesTier: failed.map { worker.leavesTier(c, after: $0) } ?? false)
+    }
+
+    /// Tries the request on another backend (the exchange decided so). After a connect failure
+    /// the unsent bytes (head and any body) move to the next connection: none of it reached
+    /// the failed backend.
+    func retry(_ reason: RetryReason, carry: Bool) {
+        guard let c = cluster else { return }
         let failed = reason == .status ? nil : backend
-        if let failed { worker.noteJustFailed(failed) }
-        guard let c = cluster, let policy = c.retries, retriesUsed < policy.attempts, !responseStarted else { return false }
-        let condition: RetryCondition =
-            switch reason {
-            case .connectFailure: .connectFailure
-            case .resetBeforeResponse: .resetBeforeResponse
-            case .status: .status(code)
-            }
-        guard policy.on.contains(condition) else { return false }
-        if reason != .connectFailure {
-            guard method.isIdempotent, requestBody == .none, requestDone else { return false }
-        }
-        // The budget bounds how many requests are retrying, to spare backends a retry storm. A
-        // request already counted may use its remaining attempts, and a retry that leaves a
-        // tier that looks down (failover) adds no load to it.
-        guard worker.hasEligibleBackend(c, excluding: tried, respectLimits: false, after: failed),
-            retryCounted || worker.retryBudgetAllows(c, policy) || (failed.map { worker.leavesTier(c, after: $0) } ?? false)
-        else {
-            return false
-        }
-        var carry: ByteBuffer? = nil
-        if reason == .connectFailure, let up = upstream, let out = up.outBuf, !out.isEmpty {
-            carry = out  // the head and any body bytes: none of it reached the failed backend
+        var carried: ByteBuffer? = nil
+        if carry, let up = upstream, let out = up.outBuf, !out.isEmpty {
+            carried = out
             up.outBuf = nil
         }
         closeUpstream()
-        retriesUsed += 1
-        if !retryCounted {
-            retryCounted = true
-            worker.retriesInFlight[c.index] += 1
-        }
+        if exchange.retriesUsed == 1 { worker.retriesInFlight[c.index] += 1 }
         worker.countRetry(c, reason)
-        responsePhase = .awaitingHead
-        upstreamFirstByteAt = 0
-        carriedOutput = carry
+        carriedOutput = carried
         connectToBackend(after: failed)
-        return true
+    }
+
+    /// Sends the request again on a fresh connection: the pooled one was stale.
+    func replay() {
+        let failed = backend
+        if let up = upstream {
+            upstream = nil
+            up.close()
+        }
+        connectToBackend(after: failed)  // a failover pick: skips backends that just failed
     }
 
     /// The exchange ended: it no longer counts against the retry budget.
     func endRetryAccounting() {
-        guard retryCounted else { return }
-        retryCounted = false
-        if let c = cluster, c.index < worker.retriesInFlight.count, worker.snapshot.clusters[c.index] === c {
+        guard exchange.end(), let c = cluster else { return }
+        if c.index < worker.retriesInFlight.count, worker.snapshot.clusters[c.index] === c {
             worker.retriesInFlight[c.index] -= 1
         }
     }

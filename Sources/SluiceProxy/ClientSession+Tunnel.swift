@@ -28,7 +28,7 @@ extension ClientSession {
         } else if !up.hasInput && up.fill() {
             progress = true
         }
-        if progress { extend(snapshot?.timeouts.clientIdle ?? listener.snapshot.timeouts.clientIdle) }
+        if progress { exchange.progress(now: worker.loop.now) }
         let clientDone = clientEOF && (inBuf?.isEmpty ?? true) && up.pendingOut == 0
         let upstreamDone = (up.eof || up.failed) && !up.hasInput && pendingOut == 0
         if clientDone || upstreamDone {

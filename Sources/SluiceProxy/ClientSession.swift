@@ -18,11 +18,8 @@ import SluiceTLS
 final class ClientSession: EventHandler, TimerTarget {
     enum Phase { case handshake, head, exchange, tunnel, closing, lingering, closed }
     enum RequestBody: Equatable { case none, length(Int), chunked }
-    enum ResponsePhase { case awaitingHead, body, done }
-    /// How the response body is written to the client.
-    enum ClientBodyMode { case none, raw, chunked }
-    /// What the connection's one deadline is waiting for. Each phase has its own timeout and
-    /// only its own (DESIGN §3 "Timeouts, one per phase"); a transition re-arms the deadline.
+    /// What the connection's own deadline waits for outside an exchange (during one, the
+    /// exchange's phase owns the deadline: `Exchange.deadline`).
     enum Wait {
         /// TLS handshake (`tls.handshake_timeout`).
         case handshake
@@ -30,18 +27,6 @@ final class ClientSession: EventHandler, TimerTarget {
         case clientHead
         /// Between requests on a kept-alive connection (`client_idle`).
         case clientIdle
-        /// In the cluster's queue (`limits.queue_timeout`).
-        case queue
-        /// TCP connect and upstream TLS handshake (`connect`).
-        case connect
-        /// The request body streaming to the backend: longest silence (`response`).
-        case requestBody
-        /// The request fully sent, the response head not yet in (`response`).
-        case response
-        /// The response body streaming: longest silence (`response`).
-        case responseBody
-        /// A WebSocket tunnel's inactivity (`client_idle`).
-        case tunnel
         /// The last answer flushing and the lingering close.
         case closing
     }
@@ -71,8 +56,6 @@ final class ClientSession: EventHandler, TimerTarget {
     /// The client sent its FIN or the socket failed (EPOLLRDHUP/EPOLLHUP/EPOLLERR seen): with
     /// edge-triggered epoll no further edge will come, so reads go on until they return the end.
     var clientHungUp = false
-    /// The client closed its side while the current exchange was in service.
-    var clientLeft = false
     var driving = false
     var again = false
     var wait: Wait = .clientHead
@@ -82,7 +65,8 @@ final class ClientSession: EventHandler, TimerTarget {
     var requestsServed = 0
     var headStarted = false
 
-    // The current exchange.
+    /// The current request's state machine: phase, deadline, retries, the answer's framing.
+    var exchange = Exchange()
     var head = RequestHead()
     var snapshot: Snapshot?
     var cluster: ClusterRuntime?
@@ -96,32 +80,13 @@ final class ClientSession: EventHandler, TimerTarget {
     var requestIdStart = 0
     var requestIdEnd = 0
     var requestBody: RequestBody = .none
-    var requestDone = true
     var requestChunked = ChunkedDecoder(errorStatus: 400)
     var requestBodyBytes = 0
-    var method: Method = .get
-    var keepAlive = true
-    var upgradeRequested = false
-    var clientIsHTTP11 = true
     var response = ResponseHead()
-    var responsePhase: ResponsePhase = .done
-    var responseFraming: BodyFraming = .none
     var responseRemaining = 0
     var responseChunked = ChunkedDecoder(errorStatus: 502)
-    var clientBodyMode: ClientBodyMode = .none
-    var responseStarted = false
-    var upstreamReusable = false
-    var status = 0
     var bytesSent = 0
-    var startedAt: UInt64 = 0
-    var upstreamStartedAt: UInt64 = 0
-    var upstreamFirstByteAt: UInt64 = 0
-    var tried: [Int] = []
-    var replays = 0
-    /// Retries made for this request, whether it counts in the worker's retry budget, and the
-    /// unsent bytes a connect-failure retry carries to the next backend.
-    var retriesUsed = 0
-    var retryCounted = false
+    /// The unsent bytes a connect-failure retry carries to the next backend.
     var carriedOutput: ByteBuffer?
     /// When this request joined its cluster's queue (0: not queued).
     var queuedAt: UInt64 = 0
@@ -131,13 +96,25 @@ final class ClientSession: EventHandler, TimerTarget {
     /// The client address hashed for `hash_on: client_ip` (0: not computed yet).
     var clientIPHash: UInt64 = 0
 
+    /// Backend indices tried by the current exchange (the admission queue reads and resets it).
+    var tried: [Int] {
+        get { exchange.tried }
+        set { exchange.tried = newValue }
+    }
+    /// Whether the connection may go on after the current exchange; set false to end it after.
+    var keepAlive: Bool {
+        get { exchange.keepAlive }
+        set { if !newValue { exchange.forbidKeepAlive() } }
+    }
+    var requestDone: Bool { exchange.requestDone }
+    var status: Int { exchange.status }
+
     init(worker: Worker, fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
         self.worker = worker
         self.fd = fd
         self.peer = peer
         clientIP = Array(peer.host.utf8)
         self.listener = listener
-        tried.reserveCapacity(4)
         deadline = worker.loop.now &+ listener.snapshot.timeouts.clientHead
     }
 
@@ -168,13 +145,21 @@ final class ClientSession: EventHandler, TimerTarget {
 
     func timerFired(now: UInt64) {
         armedDeadline = .max
-        guard phase != .closed else { return }
-        if now >= deadline {
-            timedOut()
-        } else {
-            armTimer()
+        switch phase {
+        case .closed: return
+        case .exchange, .tunnel:
+            let stopped = upstream.map { $0.pendingOut > 0 } ?? false && (inBuf?.isEmpty ?? true) && !readable
+            run(exchange.timerFired(now: now, backendStoppedReading: stopped))
+        default:
+            if now >= deadline { timedOut() }
         }
         if phase != .closed { drive() }
+    }
+
+    /// The deadline of what the connection waits for now: the exchange's phase during one.
+    @inline(__always)
+    var currentDeadline: UInt64 {
+        phase == .exchange || phase == .tunnel ? exchange.deadline : deadline
     }
 
     /// Enters phase `w` with its own timeout, `nanos` from now.
@@ -184,17 +169,12 @@ final class ClientSession: EventHandler, TimerTarget {
         deadline = worker.loop.now &+ nanos
     }
 
-    /// Progress in the current phase: its silence limit starts again.
-    @inline(__always)
-    func extend(_ nanos: UInt64) {
-        deadline = worker.loop.now &+ nanos
-    }
-
     @inline(__always)
     func armTimer() {
-        if deadline < armedDeadline {
-            armedDeadline = deadline
-            worker.loop.arm(self, at: deadline)
+        let d = currentDeadline
+        if d < armedDeadline {
+            armedDeadline = d
+            worker.loop.arm(self, at: d)
         }
     }
 
@@ -308,11 +288,8 @@ final class ClientSession: EventHandler, TimerTarget {
         case .wrote(let n):
             b.consume(n)
             if n < want { blockedOnWrite() }
-            if n > 0 {
-                // A client reading a streamed answer is progress of the exchange (or tunnel).
-                if wait == .responseBody { extend(worker.activeTimeout(self)) }
-                if wait == .tunnel { extend(snapshot?.timeouts.clientIdle ?? listener.snapshot.timeouts.clientIdle) }
-            }
+            // A client reading a streamed answer is progress of the exchange (or tunnel).
+            if n > 0 && exchange.extendsOnProgress { exchange.progress(now: worker.loop.now) }
             return n > 0
         case .wouldBlock:
             blockedOnWrite()
