@@ -350,10 +350,7 @@ extension ClientSession {
                 var total = requestBodyBytes
                 do {
                     let used = try requestChunked.decode(b.readable) { piece in
-                        out.append(hex: piece.count)
-                        out.append("\r\n")
-                        out.append(piece)
-                        out.append("\r\n")
+                        ChunkedEncoder.append(piece, to: out)
                         total += piece.count
                     }
                     b.consume(used)
@@ -367,7 +364,7 @@ extension ClientSession {
                     return true
                 }
                 if requestChunked.isDone {
-                    out.append("0\r\n\r\n")
+                    ChunkedEncoder.appendEnd(to: out)
                     exchange.requestBodyEnded()
                 }
             case .none:

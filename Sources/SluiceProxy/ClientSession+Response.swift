@@ -128,52 +128,12 @@ extension ClientSession {
         }
     }
 
-    /// Writes the response head for the client: hop-by-hop fields removed, framing re-stated.
+    /// Writes the response head for the client (`ForwardedResponseHead`).
+    @inline(__always)
     func writeResponseHead(_ p: UnsafeRawPointer, mode: ClientBodyMode, upgrade: Bool) {
-        let o = ensureOut()
-        let isFinal = response.status >= 200
-        o.append("HTTP/1.1 ")
-        o.append(decimal: response.status)
-        o.append(" ")
-        o.append(p + response.reasonStart, response.reasonEnd - response.reasonStart)
-        o.append("\r\n")
-        for i in 0..<response.fields.count {
-            let f = response.fields[i]
-            switch f.kind {
-            case .connection, .keepAlive, .proxyConnection, .te, .transferEncoding, .trailer:
-                continue
-            case .upgrade where !upgrade:
-                continue
-            case .contentLength where mode != .none || !isFinal:
-                continue
-            default:
-                if response.connectionNamesFields && response.connectionNames(p, field: i) { continue }
-            }
-            o.append(p + Int(f.nameStart), Int(f.valueEnd - f.nameStart))
-            o.append("\r\n")
-        }
-        if upgrade {
-            o.append("Connection: upgrade\r\n")
-        } else if isFinal {
-            switch mode {
-            case .raw:
-                if case .contentLength(let n) = exchange.responseFraming {
-                    o.append("Content-Length: ")
-                    o.append(decimal: n)
-                    o.append("\r\n")
-                }
-            case .chunked:
-                o.append("Transfer-Encoding: chunked\r\n")
-            case .none:
-                break
-            }
-            if !exchange.keepAlive {
-                o.append("Connection: close\r\n")
-            } else if !exchange.clientIsHTTP11 {
-                o.append("Connection: keep-alive\r\n")
-            }
-        }
-        o.append("\r\n")
+        ForwardedResponseHead.write(
+            response, p, into: ensureOut(), mode: mode, framing: exchange.responseFraming, upgrade: upgrade,
+            keepAlive: exchange.keepAlive, clientIsHTTP11: exchange.clientIsHTTP11)
     }
 
     func moveResponseBody(_ b: ByteBuffer) {
@@ -193,14 +153,7 @@ extension ClientSession {
             do {
                 let input = UnsafeRawBufferPointer(start: b.readPointer, count: min(b.readableCount, room))
                 let used = try responseChunked.decode(input) { piece in
-                    if mode == .chunked {
-                        o.append(hex: piece.count)
-                        o.append("\r\n")
-                        o.append(piece)
-                        o.append("\r\n")
-                    } else {
-                        o.append(piece)
-                    }
+                    if mode == .chunked { ChunkedEncoder.append(piece, to: o) } else { o.append(piece) }
                     sent += piece.count
                 }
                 b.consume(used)
@@ -217,10 +170,7 @@ extension ClientSession {
         case .untilClose:
             let take = min(b.readableCount, room)
             if clientBodyMode == .chunked {
-                o.append(hex: take)
-                o.append("\r\n")
-                o.append(UnsafeRawPointer(b.readPointer), take)
-                o.append("\r\n")
+                ChunkedEncoder.append(UnsafeRawBufferPointer(start: b.readPointer, count: take), to: o)
             } else {
                 o.append(UnsafeRawPointer(b.readPointer), take)
             }
@@ -233,7 +183,7 @@ extension ClientSession {
 
     /// Writes the terminal chunk of a re-chunked body.
     func endResponseBody() {
-        if clientBodyMode == .chunked { ensureOut().append("0\r\n\r\n") }
+        if clientBodyMode == .chunked { ChunkedEncoder.appendEnd(to: ensureOut()) }
     }
 
     /// The response is complete: return the backend connection when clean, log, go on.
@@ -266,23 +216,10 @@ extension ClientSession {
         if let c = cluster, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: false) }
     }
 
-    /// Answers with a short plain-text error and closes the connection after it.
+    /// Answers with a short plain-text error (`ErrorResponse`) and closes the connection after it.
     func sendError(_ code: Int, _ reason: StaticString) {
         closeUpstream()
-        let o = ensureOut()
-        o.clear()
-        o.append("HTTP/1.1 ")
-        o.append(decimal: code)
-        o.append(" ")
-        o.append(Self.reasonPhrase(code))
-        o.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
-        o.append(decimal: reason.utf8CodeUnitCount + 1)
-        o.append("\r\nConnection: close\r\n")
-        if code == 503 { o.append("Retry-After: 1\r\n") }
-        o.append("\r\n")
-        o.append(reason)
-        o.append("\n")
-        bytesSent = reason.utf8CodeUnitCount + 1
+        bytesSent = ErrorResponse.write(status: code, reason: reason, retryAfter: code == 503 ? 1 : nil, into: ensureOut())
         if phase == .exchange {
             logExchange(aborted: false)
             endRetryAccounting()
@@ -291,22 +228,5 @@ extension ClientSession {
         }
         phase = .closing
         expect(.closing, 5_000_000_000)
-    }
-
-    static func reasonPhrase(_ code: Int) -> StaticString {
-        switch code {
-        case 400: return "Bad Request"
-        case 404: return "Not Found"
-        case 405: return "Method Not Allowed"
-        case 408: return "Request Timeout"
-        case 413: return "Content Too Large"
-        case 414: return "URI Too Long"
-        case 431: return "Request Header Fields Too Large"
-        case 502: return "Bad Gateway"
-        case 503: return "Service Unavailable"
-        case 504: return "Gateway Timeout"
-        case 505: return "HTTP Version Not Supported"
-        default: return "Error"
-        }
     }
 }

@@ -29,17 +29,6 @@ enum UpstreamFailure: Equatable {
     case responseTimeout
 }
 
-/// How the response body is written to the client.
-enum ClientBodyMode: Equatable {
-    /// No body (HEAD, 204, 304, a 1xx or 101 head).
-    case none
-    /// As it came (Content-Length; or chunked/close-delimited to an HTTP/1.0 client, which
-    /// then learns the end from the close).
-    case raw
-    /// Re-chunked for an HTTP/1.1 client (a chunked or close-delimited backend body).
-    case chunked
-}
-
 /// The one thing an `Exchange` asks its connection to do after an event. The connection runs
 /// it and feeds the outcome back as the next event; `ExchangeTests` check these values.
 enum ExchangeAction: Equatable {
