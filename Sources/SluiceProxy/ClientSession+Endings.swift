@@ -53,12 +53,7 @@ extension ClientSession {
         phase = .closed
         closeUpstream()
         worker.loop.cancelTimer(self)
-        worker.loop.deregister(fd)
-        Socket.close(fd)
-        if let b = inBuf { worker.buffers.release(b) }
-        if let b = outBuf { worker.buffers.release(b) }
-        inBuf = nil
-        outBuf = nil
+        channel.close(worker.buffers, worker.loop)
         snapshot = nil
         worker.sessionClosed(self)
     }
@@ -107,7 +102,7 @@ extension ClientSession {
             worker.countHandshake(listener, ok: false)
             close()
         case .clientHead:
-            if let b = inBuf, !b.isEmpty {
+            if let b = channel.inBuf, !b.isEmpty {
                 sendError(408, "request head not received in time")
             } else {
                 close()

@@ -10,7 +10,7 @@ extension ClientSession {
         // The listener's snapshot: the current one, or the last one that had it (removed by a
         // reload, its connections drain and their indices stay consistent).
         let snap = listener.snapshot
-        guard let b = inBuf, !b.isEmpty else {
+        guard let b = channel.inBuf, !b.isEmpty else {
             if clientEOF {
                 close()
                 return true
@@ -45,21 +45,12 @@ extension ClientSession {
         }
     }
 
-    func releaseIdleBuffers() {
-        if let b = inBuf, b.isEmpty {
-            worker.buffers.release(b)
-            inBuf = nil
-        }
-        if let b = outBuf, b.isEmpty {
-            worker.buffers.release(b)
-            outBuf = nil
-        }
-    }
+    func releaseIdleBuffers() { channel.releaseIdleBuffers(worker.buffers) }
 
-    /// A complete head is at the front of `inBuf`: route it, forward it, start the exchange.
+    /// A complete head is at the front of `channel.inBuf`: route it, forward it, start the exchange.
     func startExchange(headLength: Int) {
         let snap = listener.snapshot
-        let b = inBuf!
+        let b = channel.inBuf!
         let p = UnsafeRawPointer(b.readPointer)
         bytesSent = 0
         cluster = nil
@@ -289,8 +280,8 @@ extension ClientSession {
         if let carry = carriedOutput {
             // A connect-failure retry: what the failed backend never received goes to this one.
             carriedOutput = nil
-            if let fresh = up.outBuf { worker.buffers.release(fresh) }
-            up.outBuf = carry
+            if let fresh = up.channel.outBuf { worker.buffers.release(fresh) }
+            up.channel.outBuf = carry
             return
         }
         let out = up.ensureOut()
@@ -322,7 +313,7 @@ extension ClientSession {
         while !requestDone {
             let out = up.ensureOut()
             if out.readableCount >= Self.highWater { break }
-            guard let b = inBuf, !b.isEmpty else {
+            guard let b = channel.inBuf, !b.isEmpty else {
                 if clientEOF {
                     // The client left in the middle of its body.
                     run(exchange.clientClosed())

@@ -28,7 +28,7 @@ extension ClientSession {
         var progress = false
         while phase == .exchange && upstream === up {
             if exchange.state != .streaming {
-                if let b = up.inBuf, !b.isEmpty {
+                if let b = up.channel.inBuf, !b.isEmpty {
                     exchange.responseBytesArrived(now: worker.loop.now)
                     switch response.parse(b.readable, maxHead: snapshot!.limits.maxRequestHead) {
                     case .complete(let length):
@@ -57,7 +57,7 @@ extension ClientSession {
                 return progress
             }
             if pendingOut >= Self.highWater { return progress }
-            if let b = up.inBuf, !b.isEmpty {
+            if let b = up.channel.inBuf, !b.isEmpty {
                 moveResponseBody(b)
                 progress = true
                 continue
@@ -79,7 +79,7 @@ extension ClientSession {
     }
 
     /// While the request is in service the client socket is still read, so a client that closes
-    /// is noticed (its pipelined bytes, if any, wait in `inBuf` for their turn). A FIN is a
+    /// is noticed (its pipelined bytes, if any, wait in `channel.inBuf` for their turn). A FIN is a
     /// half-close, which HTTP allows: the exchange goes on (as HAProxy and Envoy do by default),
     /// the answer is still written, requests the client pipelined before its FIN are answered
     /// too, the connection then ends, and the access log marks the exchange `aborted` with the
@@ -97,7 +97,7 @@ extension ClientSession {
     var clientBodyMode: ClientBodyMode { exchange.bodyMode }
 
     func handleResponseHead(_ up: UpstreamConnection, _ length: Int) {
-        let b = up.inBuf!
+        let b = up.channel.inBuf!
         let p = UnsafeRawPointer(b.readPointer)
         let s = response.status
         if s >= 200 && s != 101, let c = cluster, let be = backend, c.outlier != nil {
@@ -194,7 +194,7 @@ extension ClientSession {
             upstream = nil
             up.session = nil
             if reuse && !up.hasInput && !up.eof && !up.failed && up.pendingOut == 0 {
-                worker.releaseUpstream(up, idleTimeout: cluster!.upstreamIdleTimeout)
+                worker.releaseUpstream(up)
             } else {
                 up.close()
             }

@@ -41,9 +41,9 @@ extension ClientSession {
         guard let c = cluster else { return }
         let failed = reason == .status ? nil : backend
         var carried: ByteBuffer? = nil
-        if carry, let up = upstream, let out = up.outBuf, !out.isEmpty {
+        if carry, let up = upstream, let out = up.channel.outBuf, !out.isEmpty {
             carried = out
-            up.outBuf = nil
+            up.channel.outBuf = nil
         }
         closeUpstream()
         if exchange.retriesUsed == 1 { worker.retriesInFlight[c.index] += 1 }

@@ -12,16 +12,16 @@ extension ClientSession {
         var progress = false
         // client -> backend
         let upOut = up.ensureOut()
-        if let b = inBuf, !b.isEmpty, upOut.readableCount < Self.highWater {
+        if let b = channel.inBuf, !b.isEmpty, upOut.readableCount < Self.highWater {
             upOut.append(UnsafeRawPointer(b.readPointer), b.readableCount)
             b.consume(b.readableCount)
             progress = true
-        } else if (inBuf?.isEmpty ?? true) && readClient(maxBuffer: BufferPool.standardSize) {
+        } else if (channel.inBuf?.isEmpty ?? true) && readClient(maxBuffer: BufferPool.standardSize) {
             progress = true
         }
         if up.flush() { progress = true }
         // backend -> client
-        if let b = up.inBuf, !b.isEmpty, pendingOut < Self.highWater {
+        if let b = up.channel.inBuf, !b.isEmpty, pendingOut < Self.highWater {
             ensureOut().append(UnsafeRawPointer(b.readPointer), b.readableCount)
             b.consume(b.readableCount)
             progress = true
@@ -29,7 +29,7 @@ extension ClientSession {
             progress = true
         }
         if progress { exchange.progress(now: worker.loop.now) }
-        let clientDone = clientEOF && (inBuf?.isEmpty ?? true) && up.pendingOut == 0
+        let clientDone = clientEOF && (channel.inBuf?.isEmpty ?? true) && up.pendingOut == 0
         let upstreamDone = (up.eof || up.failed) && !up.hasInput && pendingOut == 0
         if clientDone || upstreamDone {
             close()

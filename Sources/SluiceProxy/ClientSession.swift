@@ -34,7 +34,6 @@ final class ClientSession: EventHandler, TimerTarget {
     static let highWater = 64 * 1024
 
     unowned(unsafe) let worker: Worker
-    let fd: Int32
     let peer: SocketAddress
     /// The client's IP as text, formatted once per connection (X-Forwarded-For, access log).
     let clientIP: [UInt8]
@@ -44,18 +43,19 @@ final class ClientSession: EventHandler, TimerTarget {
     @inline(__always) var listenerIndex: Int { listener.listenerIndex }
     var listenerName: String { listener.name }
     var phase: Phase = .head
-    var inBuf: ByteBuffer?
-    var outBuf: ByteBuffer?
-    var readable = false
-    var writable = true
-    /// The TLS session of a TLS listener's connection (nil for plain HTTP).
-    var tls: TLSConnection?
-    /// EPOLLOUT interest is on (only after a short write, until the socket drains).
-    var watchingWrite = false
-    var clientEOF = false
-    /// The client sent its FIN or the socket failed (EPOLLRDHUP/EPOLLHUP/EPOLLERR seen): with
-    /// edge-triggered epoll no further edge will come, so reads go on until they return the end.
-    var clientHungUp = false
+    /// The client's socket: its TLS session on a TLS listener, buffers, readiness, hang-up.
+    var channel: SocketChannel
+    @inline(__always) var fd: Int32 { channel.fd }
+    var readable: Bool {
+        get { channel.readable }
+        set { channel.readable = newValue }
+    }
+    var tls: TLSConnection? {
+        get { channel.tls }
+        set { channel.tls = newValue }
+    }
+    /// The client ended its side (or the socket failed): nothing more will be read.
+    @inline(__always) var clientEOF: Bool { channel.eof || channel.failed }
     var driving = false
     var again = false
     var wait: Wait = .clientHead
@@ -111,7 +111,7 @@ final class ClientSession: EventHandler, TimerTarget {
 
     init(worker: Worker, fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
         self.worker = worker
-        self.fd = fd
+        channel = SocketChannel(fd: fd, tls: nil, writable: true)
         self.peer = peer
         clientIP = Array(peer.host.utf8)
         self.listener = listener
@@ -121,26 +121,8 @@ final class ClientSession: EventHandler, TimerTarget {
     // MARK: events
 
     func handleEvent(_ events: UInt32) {
-        if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
-        if events & (EventLoop.hangup | EventLoop.error) != 0 { clientHungUp = true }
-        if events & EventLoop.writable != 0 {
-            writable = true
-            if watchingWrite {
-                watchingWrite = false
-                worker.loop.watchWritable(fd, false)
-            }
-        }
+        if channel.note(events) { channel.watchWrite(false, worker.loop) }
         drive()
-    }
-
-    /// The socket took less than offered: wait for EPOLLOUT.
-    @inline(__always)
-    func blockedOnWrite() {
-        writable = false
-        if !watchingWrite {
-            watchingWrite = true
-            worker.loop.watchWritable(fd, true)
-        }
     }
 
     func timerFired(now: UInt64) {
@@ -148,7 +130,7 @@ final class ClientSession: EventHandler, TimerTarget {
         switch phase {
         case .closed: return
         case .exchange, .tunnel:
-            let stopped = upstream.map { $0.pendingOut > 0 } ?? false && (inBuf?.isEmpty ?? true) && !readable
+            let stopped = (upstream?.pendingOut ?? 0) > 0 && (channel.inBuf?.isEmpty ?? true) && !readable
             run(exchange.timerFired(now: now, backendStoppedReading: stopped))
         default:
             if now >= deadline { timedOut() }
@@ -213,7 +195,7 @@ final class ClientSession: EventHandler, TimerTarget {
             phase = .head
             return true
         }
-        switch t.handshake() {
+        switch StreamIO.handshake(t) {
         case .done:
             worker.countHandshake(listener, ok: true)
             phase = .head
@@ -224,9 +206,9 @@ final class ClientSession: EventHandler, TimerTarget {
             readable = false
             return false
         case .wantWrite:
-            blockedOnWrite()
+            channel.blockedOnWrite(worker.loop)
             return false
-        case .closed, .failed:
+        case .failed:
             worker.countHandshake(listener, ok: false)
             close()
             return true
@@ -236,70 +218,32 @@ final class ClientSession: EventHandler, TimerTarget {
     // MARK: client I/O
 
     @inline(__always)
-    func ensureIn() -> ByteBuffer {
-        if let b = inBuf { return b }
-        let b = worker.buffers.acquire()
-        inBuf = b
-        return b
-    }
+    func ensureIn() -> ByteBuffer { channel.ensureIn(worker.buffers) }
 
     @inline(__always)
-    func ensureOut() -> ByteBuffer {
-        if let b = outBuf { return b }
-        let b = worker.buffers.acquire()
-        outBuf = b
-        return b
-    }
+    func ensureOut() -> ByteBuffer { channel.ensureOut(worker.buffers) }
 
-    var pendingOut: Int { outBuf?.readableCount ?? 0 }
+    var pendingOut: Int { channel.pendingOut }
 
     /// Reads once from the client. True when bytes arrived or the client closed.
+    @inline(__always)
     func readClient(maxBuffer: Int) -> Bool {
-        guard readable, !clientEOF else { return false }
-        let b = ensureIn()
-        if b.writableCount < 4096 { b.compact() }
-        if b.writableCount == 0 {
-            guard b.capacity < maxBuffer else { return false }
-            b.reserve(min(b.capacity, maxBuffer - b.capacity))
-        }
-        switch StreamIO.read(fd, tls, b.writePointer, b.writableCount) {
-        case .data(let n, let drained):
-            b.writeIndex += n
-            if drained && !clientHungUp { readable = false }
-        case .end, .error:
-            clientEOF = true
-            readable = false
-        case .wouldBlock:
-            readable = false
-            return false
-        case .wantWrite:
-            readable = false
-            blockedOnWrite()
-            return false
-        }
-        return true
+        channel.fill(maxBuffer: maxBuffer, worker.buffers, worker.loop)
     }
 
     /// Writes pending output to the client. True when bytes went out or the client vanished.
     func flushClient() -> Bool {
-        guard writable, let b = outBuf, !b.isEmpty else { return false }
-        let want = b.readableCount
-        switch StreamIO.write(fd, tls, b.readPointer, want) {
-        case .wrote(let n):
-            b.consume(n)
-            if n < want { blockedOnWrite() }
+        switch channel.flush(worker.loop) {
+        case .wrote:
             // A client reading a streamed answer is progress of the exchange (or tunnel).
-            if n > 0 && exchange.extendsOnProgress { exchange.progress(now: worker.loop.now) }
-            return n > 0
-        case .wouldBlock:
-            blockedOnWrite()
-            return false
-        case .wantRead:
-            writable = false  // renegotiation is off: not expected; the next read event retries
-            return false
-        case .error:
-            // The client is gone: nothing left to answer.
-            abort()
+            if exchange.extendsOnProgress { exchange.progress(now: worker.loop.now) }
+            return true
+        case .idle:
+            guard channel.failed && channel.pendingOut > 0 else { return false }
+            abort()  // the socket failed on a read: nothing left can be answered
+            return true
+        case .failed:
+            abort()  // the client is gone: nothing left to answer
             return true
         }
     }

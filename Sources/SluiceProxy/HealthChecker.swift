@@ -102,13 +102,13 @@ final class HealthChecker: EventHandler, TimerTarget {
 
     func handshakeStep() {
         guard let t = tls else { return }
-        switch t.handshake() {
+        switch StreamIO.handshake(t) {
         case .done:
             worker.loop.watchWritable(fd, false)
             sendRequest()
         case .wantRead, .wantWrite:
             break  // registered for both while checking
-        case .closed, .failed:
+        case .failed:
             finish(pass: false)
         }
     }
@@ -138,12 +138,8 @@ final class HealthChecker: EventHandler, TimerTarget {
             return
         }
         let sent = request.withUnsafeBytes { raw -> Bool in
-            if let t = tls {
-                if case .done(let n) = t.write(raw.baseAddress!, raw.count) { return n == raw.count }
-                return false
-            }
-            guard case .done(let n)? = try? Socket.write(fd, raw.baseAddress!, raw.count) else { return false }
-            return n == raw.count
+            if case .wrote(let n) = StreamIO.write(fd, tls, raw.baseAddress!, raw.count) { return n == raw.count }
+            return false
         }
         guard sent else {
             finish(pass: false)
@@ -160,27 +156,14 @@ final class HealthChecker: EventHandler, TimerTarget {
                 evaluate(eof: true)  // enough of the body seen for expect_body
                 return
             }
-            if let t = tls {
-                switch t.read(buffer.writePointer, buffer.writableCount) {
-                case .done(let n):
-                    buffer.writeIndex += n
-                    if evaluate(eof: false) { return }
-                    continue
-                case .wantRead, .wantWrite:
-                    return
-                case .closed, .failed:
-                    evaluate(eof: true)
-                    return
-                }
-            }
-            switch try? Socket.read(fd, buffer.writePointer, buffer.writableCount) {
-            case .done(0)?, nil:
-                evaluate(eof: true)
-                return
-            case .done(let n)?:
+            switch StreamIO.read(fd, tls, buffer.writePointer, buffer.writableCount) {
+            case .data(let n, _):
                 buffer.writeIndex += n
                 if evaluate(eof: false) { return }
-            case .wouldBlock?:
+            case .wouldBlock, .wantWrite:
+                return  // registered for both while checking
+            case .end, .error:
+                evaluate(eof: true)
                 return
             }
         }

@@ -23,6 +23,14 @@ enum StreamWrite {
     case error
 }
 
+/// Where a TLS handshake stands after one step.
+enum StreamHandshake {
+    case done
+    /// Waiting for the socket: readable, or writable (`wantWrite`: watch EPOLLOUT).
+    case wantRead, wantWrite
+    case failed
+}
+
 /// Reads and writes for client and backend connections alike, so plain sockets and TLS
 /// sessions are told apart in one place. Loop thread; no allocation.
 enum StreamIO {
@@ -65,6 +73,18 @@ enum StreamIO {
             }
         } catch {
             return .error
+        }
+    }
+
+    /// One step of a TLS handshake, the same for client connections, backend connections and
+    /// health checks.
+    @inline(__always)
+    static func handshake(_ t: TLSConnection) -> StreamHandshake {
+        switch t.handshake() {
+        case .done: return .done
+        case .wantRead: return .wantRead
+        case .wantWrite: return .wantWrite
+        case .closed, .failed: return .failed
         }
     }
 }

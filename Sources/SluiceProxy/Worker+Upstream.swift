@@ -31,7 +31,7 @@ extension Worker {
                 session = t
             }
             let up = UpstreamConnection(worker: self, fd: fd, backend: backend, connected: !inProgress, tls: session)
-            up.watchingWrite = inProgress
+            up.channel.watchingWrite = inProgress  // registered with EPOLLOUT while connecting
             do {
                 try loop.register(
                     fd, up,
@@ -48,7 +48,7 @@ extension Worker {
         }
     }
 
-    func releaseUpstream(_ up: UpstreamConnection, idleTimeout: UInt64) {
+    func releaseUpstream(_ up: UpstreamConnection) {
         up.reused = true
         up.idleSince = loop.now
         up.releaseBuffers()
@@ -57,7 +57,6 @@ extension Worker {
             return
         }
         pools[up.backend.id].append(up)
-        _ = idleTimeout
     }
 
     func discardIdle(_ up: UpstreamConnection) {

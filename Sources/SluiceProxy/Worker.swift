@@ -211,7 +211,7 @@ final class Worker: @unchecked Sendable {
                 h.stop()
                 h.removed = true
                 for case let s? in sessions where s.listener === h {
-                    if s.phase == .head && (s.inBuf?.isEmpty ?? true) { s.close() } else { s.keepAlive = false }
+                    if s.phase == .head && (s.channel.inBuf?.isEmpty ?? true) { s.close() } else { s.keepAlive = false }
                 }
             }
         }
@@ -266,7 +266,7 @@ final class Worker: @unchecked Sendable {
         checkers.removeAll()
         for c in pools { for up in c { up.close() } }
         pools = pools.map { _ in [] }
-        for case let s? in sessions where s.phase == .head && (s.inBuf?.isEmpty ?? true) {
+        for case let s? in sessions where s.phase == .head && (s.channel.inBuf?.isEmpty ?? true) {
             s.close()
         }
         for case let s? in sessions { s.keepAlive = false }
