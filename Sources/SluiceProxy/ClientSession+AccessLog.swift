@@ -4,7 +4,6 @@ import SluiceSystem
 extension ClientSession {
     /// Writes one access-log line for the exchange that just ended (or was cut).
     func logExchange(aborted: Bool) {
-        worker.stats.requests &+= 1
         let backendID = exchange.firstByteAt != 0 ? backend?.id : nil
         let seconds = Double(worker.loop.now &- exchange.startedAt) / 1e9
         if listener.isCurrent && (cluster == nil || clusterIndexInSnapshot != nil) {
@@ -67,7 +66,6 @@ extension ClientSession {
 
     /// A request refused while its head was parsed: no method or path worth logging.
     func logBadRequest(_ code: Int) {
-        worker.stats.requests &+= 1
         if listener.isCurrent {
             worker.metrics.count(listener: listenerIndex, cluster: nil, code: code, backendID: nil, seconds: nil)
         } else {

@@ -36,7 +36,6 @@ extension ClientSession {
             }
             return readClient(maxBuffer: snap.limits.maxRequestHead + 4096)
         case .invalid(let e):
-            worker.stats.badRequests &+= 1
             sendError(e.status, e.reason)
             return true
         case .complete(let length):
@@ -149,7 +148,6 @@ extension ClientSession {
         guard let index = worker.pickBackend(c, excluding: exchange.tried, hashKey: hashKey, after: failed) else {
             // Every available backend at max_requests_per_backend: wait for a slot.
             let canWait = c.limited && worker.hasEligibleBackend(c, excluding: exchange.tried, respectLimits: false, after: failed)
-            if !canWait { worker.stats.noBackend &+= 1 }
             run(exchange.noBackend(canWait: canWait, admitted: canWait && worker.enqueue(self, c), now: worker.loop.now))
             return
         }

@@ -36,7 +36,6 @@ extension ClientSession {
                         progress = true
                         continue
                     case .invalid(let e):
-                        worker.stats.badResponses &+= 1
                         run(exchange.fail(ErrorAnswer(502, e.reason)))
                         return true
                     case .incomplete:
@@ -63,7 +62,6 @@ extension ClientSession {
                 continue
             }
             if up.failed || up.eof {
-                if up.failed || responseFraming != .untilClose { worker.stats.truncatedResponses &+= 1 }
                 if !up.failed && responseFraming == .untilClose { endResponseBody() }
                 run(exchange.upstreamEndedDuringBody(failed: up.failed))
                 return true
@@ -158,7 +156,6 @@ extension ClientSession {
                 }
                 b.consume(used)
             } catch {
-                worker.stats.badResponses &+= 1
                 run(exchange.fail(ErrorAnswer(502, "bad chunk from the backend")))
                 return
             }

@@ -10,11 +10,9 @@ extension ClientSession {
     func blame(_ failure: UpstreamFailure) {
         switch failure {
         case .connect:
-            worker.stats.connectFailures &+= 1
             noteBackendFailure()
             if let b = backend { worker.noteJustFailed(b) }
         case .closedBeforeHead(_, let received):
-            worker.stats.upstreamResets &+= 1
             noteBackendFailure()
             if !received, let b = backend { worker.noteJustFailed(b) }
         case .responseTimeout:

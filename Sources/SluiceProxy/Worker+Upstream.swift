@@ -40,7 +40,6 @@ extension Worker {
                 Socket.close(fd)
                 return nil
             }
-            stats.upstreamConnects &+= 1
             up.handshakeStep()  // TLS over a connect that completed at once
             return up
         } catch {

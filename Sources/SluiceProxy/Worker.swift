@@ -6,19 +6,6 @@ import SluiceSystem
 import SluiceTLS
 import Synchronization
 
-/// Counters a worker keeps for itself (no sharing, no atomics); read by metrics later.
-struct WorkerStats {
-    var accepted = 0
-    var requests = 0
-    var badRequests = 0
-    var badResponses = 0
-    var connectFailures = 0
-    var upstreamResets = 0
-    var truncatedResponses = 0
-    var noBackend = 0
-    var upstreamConnects = 0
-}
-
 /// One event-loop thread: its listening sockets, client sessions, backend pools, counters.
 ///
 /// Everything here is touched only by the worker's own thread, except `loop.execute`,
@@ -29,7 +16,6 @@ final class Worker: @unchecked Sendable {
     let shared: SharedState
     var snapshot: Snapshot
     let buffers = BufferPool()
-    var stats = WorkerStats()
     var metrics = WorkerMetrics()
     /// Client connections open per listener name (for /status and metrics).
     var connectionsPerListener: [String: Int] {
@@ -170,7 +156,6 @@ final class Worker: @unchecked Sendable {
         sessions[i] = s
         sessionCount += 1
         listener.connections += 1
-        stats.accepted &+= 1
         Socket.setNoDelay(fd)
         do {
             try loop.register(fd, s)
@@ -190,10 +175,6 @@ final class Worker: @unchecked Sendable {
         shared.connectionClosed()
         for l in listeners where l.pending { l.resume() }
         if draining && sessionCount == 0 { onDrained?() }
-    }
-
-    func activeTimeout(_ s: ClientSession) -> UInt64 {
-        s.cluster?.responseTimeout ?? snapshot.timeouts.response
     }
 
     /// A reload's listener changes, on this worker's thread, right after its new snapshot.
