@@ -6,7 +6,8 @@ import SluiceSystem
 /// The admin listener (DESIGN §4): metrics, status, dashboard, reload and the runtime API.
 ///
 /// Runs on the control loop and never blocks it (see `AdminConnection`). One request per
-/// connection (answers close it); bodies up to 64 KiB. With a token configured, every non-GET call needs `Authorization: Bearer <token>`.
+/// connection (answers close it); bodies up to 64 KiB. Routing and the token check are
+/// `AdminRouter`'s, the commands `ProxyServer.run`'s.
 final class AdminServer: EventHandler {
     let server: ProxyServer
     let loop: EventLoop
@@ -54,53 +55,13 @@ final class AdminServer: EventHandler {
         for c in Array(connections.values) { c.close() }
     }
 
-    /// Does an `Authorization` value carry `token` with the Bearer scheme? The scheme is
-    /// case-insensitive (RFC 9110 §11.1); the token is compared in constant time.
-    static func bearer(_ authorization: String?, matches token: String) -> Bool {
-        guard let authorization else { return false }
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
-        let given = Array(parts[1].trimmingCharacters(in: .whitespaces).utf8)
-        let want = Array(token.utf8)
-        var diff = given.count ^ want.count
-        for i in want.indices { diff |= Int(want[i] ^ (i < given.count ? given[i] : 0)) }
-        return diff == 0
-    }
-
-    /// Routes one request; returns status, content type and body.
-    func handle(_ method: Method, _ path: String, _ authorization: String?, _ body: String) -> (Int, String, Data) {
-        let text = "text/plain; charset=utf-8"
-        if method != .get && method != .head, let token, !Self.bearer(authorization, matches: token) {
-            return (401, text, Data("a bearer token is required for this call\n".utf8))
+    /// Answers one request: routes it (`AdminRouter`), then runs its command. Control thread.
+    func handle(_ method: Method, _ path: String, _ authorization: String?, _ body: String) -> AdminAnswer {
+        switch AdminRouter.route(method, path, authorization: authorization, token: token) {
+        case .run(let command): return server.run(command, body: body)
+        case .unauthorized: return .text(401, "a bearer token is required for this call\n")
+        case .notFound: return .text(404, "not found\n")
+        case .methodNotAllowed(let use): return .text(405, "use \(use == .put ? "PUT" : "POST")\n")
         }
-        let parts = path.split(separator: "/").map(String.init)
-        switch (method, path) {
-        case (.get, "/healthz"), (.head, "/healthz"):
-            return (200, text, Data("ok\n".utf8))
-        case (.get, "/status"):
-            return (200, "application/json", server.statusJSON())
-        case (.get, "/metrics"):
-            return (200, "text/plain; version=0.0.4; charset=utf-8", Data(server.metricsText().utf8))
-        case (.get, "/"):
-            return (200, "text/html; charset=utf-8", Data(Dashboard.html.utf8))
-        case (.post, "/reload"):
-            let errors = server.reloadFromFile()
-            if errors.isEmpty { return (200, text, Data("reloaded: generation \(server.generation)\n".utf8)) }
-            return (400, text, Data((errors.joined(separator: "\n") + "\n").utf8))
-        default:
-            break
-        }
-        // /clusters/CLUSTER/backends/BACKEND/(drain|disable|enable|weight)
-        if parts.count == 5, parts[0] == "clusters", parts[2] == "backends" {
-            let cluster = parts[1].removingPercentEncoding ?? parts[1]
-            let backend = parts[3].removingPercentEncoding ?? parts[3]
-            let action = parts[4]
-            let allowed = action == "weight" ? method == .put : method == .post
-            guard ["drain", "disable", "enable", "weight"].contains(action) else { return (404, text, Data("not found\n".utf8)) }
-            guard allowed else { return (405, text, Data("use \(action == "weight" ? "PUT" : "POST")\n".utf8)) }
-            let (status, message) = server.backendCommand(cluster: cluster, backend: backend, action: action, body: body)
-            return (status, text, Data(message.utf8))
-        }
-        return (404, text, Data("not found\n".utf8))
     }
 }

@@ -1,71 +1,66 @@
-/// A worker's request counters, in flat arrays indexed by the current snapshot's positions,
-/// so counting a request is a few array increments (no hashing, no allocation).
+/// A worker's counters, in flat arrays indexed by its current snapshot's positions, so
+/// counting is a few array increments by index: no hashing, no allocation.
 ///
-/// Loop thread only. On a new snapshot the counts move into `carried`, keyed by label
-/// names, so Prometheus counters never go backwards across reloads.
+/// Loop thread only. A new snapshot `reshape`s the arrays; their counts first move into
+/// `carried`, keyed by label names, so Prometheus counters never go backwards across a
+/// reload that renames, removes or reorders listeners and clusters. Work that outlives its
+/// snapshot (a request still running on a removed cluster) is counted straight into `carried`
+/// by name (`countRetired…`), the only paths here that hash.
 struct WorkerMetrics {
+    /// Status codes 0..<600 (0: no answer was sent); anything else counts as the nearest.
     static let codes = 600
-    /// Upper bounds of `request_duration_seconds` buckets (+Inf implied).
-    static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    static let shedReasons = ShedReason.allCases.count
+    static let retryReasons = RetryReason.allCases.count
 
-    var listeners: [String] = []
-    var clusters: [String] = []
-    /// [listener][cluster or "none" last][code]
-    var requests: [Int] = []
-    /// [backend id][code]
-    var backendCodes: [Int] = []
+    /// The names the arrays are indexed by (the current snapshot's listeners and clusters).
+    private(set) var listeners: [String] = []
+    private(set) var clusters: [String] = []
+    /// [listener][cluster, or "none" last][code]
+    private var requests: [Int] = []
+    /// [backend id][code]; backend ids are stable across reloads, so this only grows.
+    private var backendCodes: [Int] = []
     /// [cluster][bucket...+Inf], then sums and counts per cluster.
-    var durationBuckets: [Int] = []
-    var durationSum: [Double] = []
-    var durationCount: [Int] = []
+    private var durationBuckets: [Int] = []
+    private var durationSum: [Double] = []
+    private var durationCount: [Int] = []
+    /// [cluster][ShedReason], [cluster][RetryReason], [listener][succeeded, failed]
+    private var shed: [Int] = []
+    private var retries: [Int] = []
+    private var handshakes: [Int] = []
+    /// Counts from earlier snapshots and from retired work, by label names.
+    private(set) var carried = MetricTotals()
 
-    /// Counts from earlier snapshots, by label set.
-    var carriedRequests: [RequestKey: Int] = [:]
-    var carriedDurations: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
-
-    struct RequestKey: Hashable {
-        let listener: String
-        let cluster: String
-        let code: Int
-    }
-
+    /// Carries the counts over, then sizes the arrays for a new snapshot's listeners, clusters
+    /// and backends. Allocates; once per snapshot.
     mutating func reshape(listeners l: [String], clusters c: [String], backendCount: Int) {
-        fold()
+        addCurrent(into: &carried)
         listeners = l
         clusters = c
         requests = Array(repeating: 0, count: l.count * (c.count + 1) * Self.codes)
         if backendCodes.count < backendCount * Self.codes {
             backendCodes.append(contentsOf: repeatElement(0, count: backendCount * Self.codes - backendCodes.count))
         }
-        durationBuckets = Array(repeating: 0, count: c.count * (Self.buckets.count + 1))
+        let nb = DurationHistogram.bounds.count + 1
+        durationBuckets = Array(repeating: 0, count: c.count * nb)
         durationSum = Array(repeating: 0, count: c.count)
         durationCount = Array(repeating: 0, count: c.count)
+        shed = Array(repeating: 0, count: c.count * Self.shedReasons)
+        retries = Array(repeating: 0, count: c.count * Self.retryReasons)
+        handshakes = Array(repeating: 0, count: l.count * 2)
     }
 
-    /// Moves the per-snapshot counts into the name-keyed carry-over.
-    mutating func fold() {
-        guard !listeners.isEmpty else { return }
-        for li in listeners.indices {
-            for ci in 0...clusters.count {
-                for code in 0..<Self.codes {
-                    let n = requests[(li * (clusters.count + 1) + ci) * Self.codes + code]
-                    if n > 0 {
-                        let key = RequestKey(listener: listeners[li], cluster: ci < clusters.count ? clusters[ci] : "", code: code)
-                        carriedRequests[key, default: 0] += n
-                    }
-                }
-            }
-        }
-        let nb = Self.buckets.count + 1
-        for (ci, name) in clusters.enumerated() where durationCount[ci] > 0 {
-            var old = carriedDurations[name] ?? (Array(repeating: 0, count: nb), 0, 0)
-            for k in 0..<nb { old.buckets[k] += durationBuckets[ci * nb + k] }
-            old.sum += durationSum[ci]
-            old.count += durationCount[ci]
-            carriedDurations[name] = old
-        }
+    /// Everything counted so far, by label names (the admin plane merges workers' copies).
+    func totals() -> MetricTotals {
+        var t = carried
+        addCurrent(into: &t)
+        t.backendCodes = backendCodes
+        return t
     }
 
+    // MARK: counting (the request path)
+
+    /// One answered exchange, by the current snapshot's listener and cluster indices (`cluster`
+    /// nil: refused before routing) and, when a backend answered, its id. Allocation-free.
     @inline(__always)
     mutating func count(listener: Int, cluster: Int?, code: Int, backendID: Int?, seconds: Double?) {
         let code = min(max(code, 0), Self.codes - 1)
@@ -73,42 +68,93 @@ struct WorkerMetrics {
         if listener >= 0 && listener < listeners.count && ci >= 0 && ci <= clusters.count {
             requests[(listener * (clusters.count + 1) + ci) * Self.codes + code] &+= 1
         }
-        if let id = backendID, id >= 0, id * Self.codes + code < backendCodes.count {
-            backendCodes[id * Self.codes + code] &+= 1
-        }
+        countBackend(backendID, code)
         if let cluster, let seconds, cluster >= 0, cluster < clusters.count {
-            var k = 0
-            while k < Self.buckets.count && seconds > Self.buckets[k] { k += 1 }
-            durationBuckets[cluster * (Self.buckets.count + 1) + k] &+= 1
+            durationBuckets[cluster * (DurationHistogram.bounds.count + 1) + DurationHistogram.bucket(seconds)] &+= 1
             durationSum[cluster] += seconds
             durationCount[cluster] &+= 1
         }
     }
 
-    /// Counts an exchange whose listener or cluster is not in the current snapshot (a reload
-    /// removed or moved it while the request ran): straight into the name-keyed carry-over.
+    /// A refused request (503), by the current snapshot's cluster index.
+    mutating func countShed(cluster: Int, _ reason: ShedReason) {
+        guard cluster >= 0 && cluster < clusters.count else { return }
+        shed[cluster * Self.shedReasons + reason.rawValue] &+= 1
+    }
+
+    /// A request tried again, by the current snapshot's cluster index.
+    mutating func countRetry(cluster: Int, _ reason: RetryReason) {
+        guard cluster >= 0 && cluster < clusters.count else { return }
+        retries[cluster * Self.retryReasons + reason.rawValue] &+= 1
+    }
+
+    /// A TLS handshake that ended, by the current snapshot's listener index.
+    mutating func countHandshake(listener: Int, ok: Bool) {
+        guard listener >= 0 && listener < listeners.count else { return }
+        handshakes[listener * 2 + (ok ? 0 : 1)] &+= 1
+    }
+
+    // MARK: counting work that outlived its snapshot (by name; rare)
+
+    /// An exchange whose listener or cluster is not in the current snapshot (a reload removed
+    /// or moved it while the request ran): straight into the carry-over.
     mutating func countRetired(listener: String, cluster: String?, code: Int, backendID: Int?, seconds: Double?) {
         let code = min(max(code, 0), Self.codes - 1)
-        carriedRequests[RequestKey(listener: listener, cluster: cluster ?? "", code: code), default: 0] += 1
-        if let id = backendID, id >= 0, id * Self.codes + code < backendCodes.count {
+        carried.requests[MetricTotals.RequestKey(listener: listener, cluster: cluster ?? "", code: code), default: 0] += 1
+        countBackend(backendID, code)
+        if let cluster, let seconds { carried.durations[cluster, default: DurationHistogram()].observe(seconds) }
+    }
+
+    mutating func countRetiredShed(cluster: String, _ reason: ShedReason) {
+        var row = [Int](repeating: 0, count: Self.shedReasons)
+        row[reason.rawValue] = 1
+        carried.add(shed: row[...], cluster: cluster)
+    }
+
+    mutating func countRetiredRetry(cluster: String, _ reason: RetryReason) {
+        var row = [Int](repeating: 0, count: Self.retryReasons)
+        row[reason.rawValue] = 1
+        carried.add(retries: row[...], cluster: cluster)
+    }
+
+    mutating func countRetiredHandshake(listener: String, ok: Bool) {
+        carried.add(handshakes: (ok ? [1, 0] : [0, 1])[...], listener: listener)
+    }
+
+    // MARK: private
+
+    @inline(__always)
+    private mutating func countBackend(_ id: Int?, _ code: Int) {
+        if let id, id >= 0, id * Self.codes + code < backendCodes.count {
             backendCodes[id * Self.codes + code] &+= 1
-        }
-        if let cluster, let seconds {
-            let nb = Self.buckets.count + 1
-            var old = carriedDurations[cluster] ?? (Array(repeating: 0, count: nb), 0, 0)
-            var k = 0
-            while k < Self.buckets.count && seconds > Self.buckets[k] { k += 1 }
-            old.buckets[k] += 1
-            old.sum += seconds
-            old.count += 1
-            carriedDurations[cluster] = old
         }
     }
 
-    /// Everything as name-keyed totals (the admin thread merges workers).
-    func totals() -> (requests: [RequestKey: Int], durations: [String: (buckets: [Int], sum: Double, count: Int)]) {
-        var copy = self
-        copy.fold()
-        return (copy.carriedRequests, copy.carriedDurations)
+    /// Adds the per-index counts to `t` under their names (the one carry-over rule).
+    private func addCurrent(into t: inout MetricTotals) {
+        let nc = clusters.count + 1
+        for (li, listener) in listeners.enumerated() {
+            for ci in 0..<nc {
+                let base = (li * nc + ci) * Self.codes
+                for code in 0..<Self.codes where requests[base + code] > 0 {
+                    let key = MetricTotals.RequestKey(
+                        listener: listener, cluster: ci < clusters.count ? clusters[ci] : "", code: code)
+                    t.requests[key, default: 0] += requests[base + code]
+                }
+            }
+            t.add(handshakes: handshakes[(li * 2)..<(li * 2 + 2)], listener: listener)
+        }
+        let nb = DurationHistogram.bounds.count + 1
+        for (ci, name) in clusters.enumerated() {
+            if durationCount[ci] > 0 {
+                var d = DurationHistogram()
+                d.buckets = Array(durationBuckets[(ci * nb)..<(ci * nb + nb)])
+                d.sum = durationSum[ci]
+                d.count = durationCount[ci]
+                t.durations[name, default: DurationHistogram()].add(d)
+            }
+            t.add(shed: shed[(ci * Self.shedReasons)..<((ci + 1) * Self.shedReasons)], cluster: name)
+            t.add(retries: retries[(ci * Self.retryReasons)..<((ci + 1) * Self.retryReasons)], cluster: name)
+        }
     }
 }
