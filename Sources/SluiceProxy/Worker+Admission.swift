@@ -94,8 +94,13 @@ extension Worker {
         for c in snapshot.clusters where c.limited { slotFreed(c) }
     }
 
+    /// Counts a refused request by cluster index (by name if a reload retired the cluster).
     func countShed(_ c: ClusterRuntime?, _ reason: ShedReason) {
-        guard let c, c.index < shedCounts.count, snapshot.clusters[c.index] === c else { return }
-        shedCounts[c.index][reason.rawValue] &+= 1
+        guard let c else { return }
+        if c.index < snapshot.clusters.count && snapshot.clusters[c.index] === c {
+            metrics.countShed(cluster: c.index, reason)
+        } else {
+            metrics.countRetiredShed(cluster: c.name, reason)
+        }
     }
 }

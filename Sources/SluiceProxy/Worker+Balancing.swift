@@ -302,8 +302,12 @@ extension Worker {
         return retriesInFlight[c.index] < max(3, Int(policy.budget * Double(inFlight)))
     }
 
+    /// Counts a retry by cluster index (by name if a reload retired the cluster).
     func countRetry(_ c: ClusterRuntime, _ reason: RetryReason) {
-        guard c.index < retryCounts.count, snapshot.clusters[c.index] === c else { return }
-        retryCounts[c.index][reason.rawValue] &+= 1
+        if c.index < snapshot.clusters.count && snapshot.clusters[c.index] === c {
+            metrics.countRetry(cluster: c.index, reason)
+        } else {
+            metrics.countRetiredRetry(cluster: c.name, reason)
+        }
     }
 }

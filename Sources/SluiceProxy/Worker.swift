@@ -41,19 +41,11 @@ final class Worker: @unchecked Sendable {
     var rampGeneration: [UInt64] = []
     var rampedTables: [[TierTables]?] = []
     var checkers: [HealthChecker] = []
-    /// Waiting rooms per cluster (`limits`), and shed counts per cluster and reason.
+    /// Waiting rooms per cluster (`limits`).
     var queues: [AdmissionQueue] = []
-    var shedCounts: [[Int]] = []
-    /// Carried shed counts by cluster name (across reloads).
-    var carriedShed: [String: [Int]] = [:]
     var dispatching = false
-    /// TLS handshakes per listener name: [succeeded, failed] (a handshake is rare next to its
-    /// cost, so a dictionary is fine; names survive reloads that reorder listeners).
-    var tlsHandshakes: [String: [Int]] = [:]
-    /// Retries in flight and retry counts per cluster (by `RetryReason`), and carried counts by name.
+    /// Retries in flight per cluster.
     var retriesInFlight: [Int] = []
-    var retryCounts: [[Int]] = []
-    var carriedRetries: [String: [Int]] = [:]
     /// Requests in flight per backend id, on this worker (least_request reads it).
     var active: [Int] = []
     /// Per backend id: until when (monotonic ns) it counts as "just failed" on this worker, after
@@ -94,23 +86,15 @@ final class Worker: @unchecked Sendable {
         balancers = snap.clusters.map { c in
             c.tiers.map { SmoothWeightedRoundRobin(weights: $0.weights.map { $0 * SlowStart.scale }) }
         }
-        for (i, name) in metrics.clusters.enumerated() where i < shedCounts.count {
-            carriedShed[name, default: Array(repeating: 0, count: ShedReason.allCases.count)] =
-                zip(carriedShed[name] ?? Array(repeating: 0, count: ShedReason.allCases.count), shedCounts[i]).map(+)
-        }
-        shedCounts = snap.clusters.map { _ in Array(repeating: 0, count: ShedReason.allCases.count) }
-        for (i, name) in metrics.clusters.enumerated() where i < retryCounts.count {
-            carriedRetries[name] = zip(carriedRetries[name] ?? Array(repeating: 0, count: RetryReason.allCases.count), retryCounts[i]).map(
-                +)
-        }
-        retryCounts = snap.clusters.map { _ in Array(repeating: 0, count: RetryReason.allCases.count) }
         retriesInFlight = snap.clusters.map { _ in 0 }
         rampCheckedAt = snap.clusters.map { _ in 0 }
         rampGeneration = snap.clusters.map { _ in .max }
         rampedTables = snap.clusters.map { _ in nil }
-        flushQueues()
+        // Every counter (requests, durations, shed, retries, handshakes) carries over by name;
+        // before `flushQueues`, whose sheds count by the new snapshot's indices.
         metrics.reshape(
             listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
+        flushQueues()
 
         sharesGeneration = .max
         for ch in checkers { ch.stop() }
@@ -209,8 +193,13 @@ final class Worker: @unchecked Sendable {
         listeners = next
     }
 
+    /// Counts a TLS handshake that ended, by the listener's index (by name if a reload retired it).
     func countHandshake(_ listener: ListenerHandler, ok: Bool) {
-        tlsHandshakes[listener.name, default: [0, 0]][ok ? 0 : 1] &+= 1
+        if listener.isCurrent {
+            metrics.countHandshake(listener: listener.listenerIndex, ok: ok)
+        } else {
+            metrics.countRetiredHandshake(listener: listener.name, ok: ok)
+        }
     }
 
     // MARK: request decoration

@@ -176,6 +176,72 @@ import Testing
         #expect(sluice.waitForExit(timeout: 10) == 0)
     }
 
+    /// The counters kept per worker (requests, durations, shed, retries, TLS handshakes) are
+    /// summed over both workers, and a reload that reorders clusters and listeners changes none
+    /// of them (they are carried over by name).
+    @Test func countersAddUpOverWorkersAndSurviveAReloadThatReordersEverything() throws {
+        let dir = NSTemporaryDirectory() + "sluice-admin-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (cert, key) = try TLSTests.certificate("a.example", in: dir)
+        let a = try backend("a")
+        let web = "  - { name: web, listen: 127.0.0.1:0, routes: [ { match: { path_prefix: /gone/ }, cluster: gone }, { cluster: app } ] }"
+        let secure = """
+              - name: secure
+                listen: 127.0.0.1:0
+                tls: { certificates: [ { cert: \(cert), key: \(key) } ] }
+                routes: [ { cluster: app } ]
+            """
+        let app = """
+              - name: app
+                backends:
+                  - { name: dead, address: 127.0.0.1:1 }
+                  - { name: a, address: 127.0.0.1:\(a.port) }
+                retries: { attempts: 2, on: [connect_failure] }
+            """
+        let gone = "  - { name: gone, backends: [ { name: g, address: 127.0.0.1:\(a.port) } ] }"
+        func yaml(_ listeners: [String], _ clusters: [String]) -> String {
+            "admin: { listen: 127.0.0.1:0 }\nworkers: 2\naccess_log: { path: off }\nlisteners:\n" + listeners.joined(separator: "\n")
+                + "\nclusters:\n" + clusters.joined(separator: "\n") + "\n"
+        }
+        let sluice = try SluiceProcess(yaml: yaml([web, secure], [app, gone]))
+        let port = try sluice.port(of: "web")
+        let tlsPort = try sluice.port(of: "secure")
+        let admin = try sluice.adminPort()
+
+        for _ in 0..<10 { #expect(try get(port, "/").status == 200) }
+        #expect(try call(admin, "POST", "/clusters/gone/backends/g/disable").status == 200)
+        for _ in 0..<3 { #expect(try get(port, "/gone/x").status == 503) }
+        for _ in 0..<2 { #expect(try TLSTests.shell(["curl", "-sk", "-o", "/dev/null", "https://127.0.0.1:\(tlsPort)/"]).0 == 0) }
+        _ = try? TestClient(port: tlsPort).request("GET / HTTP/1.1\r\nHost: a\r\n\r\n")  // not TLS: a failed handshake
+
+        func counters() throws -> Set<Substring> {
+            let families = [
+                "sluice_requests_total{", "sluice_request_duration_seconds_count{", "sluice_backend_requests_total{",
+                "sluice_shed_total{", "sluice_retries_total{", "sluice_tls_handshakes_total{",
+            ]
+            let text = try call(admin, "GET", "/metrics").text
+            return Set(text.split(separator: "\n").filter { line in families.contains { line.hasPrefix($0) } })
+        }
+        let before = try counters()
+        #expect(before.contains("sluice_requests_total{listener=\"web\",cluster=\"app\",code=\"200\"} 10"))
+        #expect(before.contains("sluice_requests_total{listener=\"secure\",cluster=\"app\",code=\"200\"} 2"))
+        #expect(before.contains("sluice_requests_total{listener=\"web\",cluster=\"gone\",code=\"503\"} 3"))
+        #expect(before.contains("sluice_backend_requests_total{cluster=\"app\",backend=\"a\",code=\"200\"} 12"))
+        #expect(before.contains("sluice_shed_total{cluster=\"gone\",reason=\"no_backend\"} 3"))
+        #expect(before.contains("sluice_shed_total{cluster=\"app\",reason=\"no_backend\"} 0"))
+        #expect(before.contains("sluice_tls_handshakes_total{listener=\"secure\",result=\"success\"} 2"))
+        #expect(before.contains("sluice_tls_handshakes_total{listener=\"secure\",result=\"failure\"} 1"))
+        #expect(!before.contains("sluice_retries_total{cluster=\"app\",reason=\"connect_failure\"} 0"), "dead was tried first")
+        #expect(before.contains { $0.hasPrefix("sluice_retries_total{cluster=\"app\",reason=\"connect_failure\"} ") })
+
+        try yaml([secure, web], [gone, app]).write(toFile: sluice.configPath, atomically: true, encoding: .utf8)
+        #expect(try call(admin, "POST", "/reload").status == 200)
+        #expect(try counters() == before)
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit(timeout: 10) == 0)
+    }
+
     /// A config whose /metrics answer is far larger than what loopback sockets buffer (~6 MB:
     /// a long cluster name on every backend line), so a client that never reads fills them.
     static func bigMetricsConfig(weight: Int) -> String {

@@ -118,8 +118,8 @@ final class AdminConnection: EventHandler, TimerTarget {
                 authorization = String(decoding: raw[Int(f.valueStart)..<Int(f.valueEnd)], as: UTF8.self)
             }
             let body = String(decoding: raw[length..<(length + bodyLength)], as: UTF8.self)
-            let (status, type, data) = admin.handle(head.method, path, authorization, body)
-            respond(status, type, head.method == .head ? Data() : data, contentLength: data.count)
+            let a = admin.handle(head.method, path, authorization, body)
+            respond(a.status, a.contentType, head.method == .head ? Data() : a.body, contentLength: a.body.count)
             return true
         }
     }

@@ -1,0 +1,67 @@
+import Foundation
+import SluiceHTTP
+
+/// What an admin request asks for, once its method, path and credentials are checked.
+enum AdminCommand: Equatable {
+    case healthz
+    case status
+    case metrics
+    case dashboard
+    case reload
+    /// `/clusters/CLUSTER/backends/BACKEND/ACTION`; names are percent-decoded.
+    case backend(cluster: String, backend: String, BackendAction)
+
+    enum BackendAction: String, CaseIterable {
+        case drain, disable, enable, weight
+
+        /// `weight` takes a body, so it is a PUT; the others are POSTs.
+        var method: Method { self == .weight ? .put : .post }
+    }
+}
+
+/// The admin listener's routing table (DESIGN §4): method and path to a command, or the refusal.
+///
+/// Pure; control thread. With a token configured, every call but GET and HEAD needs
+/// `Authorization: Bearer <token>`, checked before the path (an unauthenticated client learns
+/// nothing about which paths exist).
+enum AdminRouter {
+    enum Route: Equatable {
+        case run(AdminCommand)
+        case unauthorized
+        case notFound
+        /// The path exists with another method (named in the answer).
+        case methodNotAllowed(use: Method)
+    }
+
+    static func route(_ method: Method, _ path: String, authorization: String?, token: String?) -> Route {
+        if method != .get && method != .head, let token, !bearer(authorization, matches: token) { return .unauthorized }
+        switch (method, path) {
+        case (.get, "/healthz"), (.head, "/healthz"): return .run(.healthz)
+        case (.get, "/status"): return .run(.status)
+        case (.get, "/metrics"): return .run(.metrics)
+        case (.get, "/"): return .run(.dashboard)
+        case (.post, "/reload"): return .run(.reload)
+        default: break
+        }
+        let parts = path.split(separator: "/").map(String.init)
+        guard parts.count == 5, parts[0] == "clusters", parts[2] == "backends" else { return .notFound }
+        guard let action = AdminCommand.BackendAction(rawValue: parts[4]) else { return .notFound }
+        guard method == action.method else { return .methodNotAllowed(use: action.method) }
+        let cluster = parts[1].removingPercentEncoding ?? parts[1]
+        let backend = parts[3].removingPercentEncoding ?? parts[3]
+        return .run(.backend(cluster: cluster, backend: backend, action))
+    }
+
+    /// Does an `Authorization` value carry `token` with the Bearer scheme? The scheme is
+    /// case-insensitive (RFC 9110 §11.1); the token is compared in constant time.
+    static func bearer(_ authorization: String?, matches token: String) -> Bool {
+        guard let authorization else { return false }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        let given = Array(parts[1].trimmingCharacters(in: .whitespaces).utf8)
+        let want = Array(token.utf8)
+        var diff = given.count ^ want.count
+        for i in want.indices { diff |= Int(want[i] ^ (i < given.count ? given[i] : 0)) }
+        return diff == 0
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import SluiceConfig
+
+/// One admin answer: status, content type and body (always sent with `Connection: close`).
+struct AdminAnswer: Equatable {
+    var status: Int
+    var contentType: String
+    var body: Data
+
+    static let plainText = "text/plain; charset=utf-8"
+
+    static func text(_ status: Int, _ message: String) -> AdminAnswer {
+        AdminAnswer(status: status, contentType: plainText, body: Data(message.utf8))
+    }
+}
+
+extension ProxyServer {
+    /// Runs one admin command (routed by `AdminRouter`). Control thread; `/status` and
+    /// `/metrics` wait up to a second for the workers' counters.
+    func run(_ command: AdminCommand, body: String) -> AdminAnswer {
+        switch command {
+        case .healthz:
+            return .text(200, "ok\n")
+        case .status:
+            return AdminAnswer(status: 200, contentType: "application/json", body: StatusDocument(sample()).json())
+        case .metrics:
+            return AdminAnswer(
+                status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Data(PrometheusText.render(sample()).utf8))
+        case .dashboard:
+            return AdminAnswer(status: 200, contentType: "text/html; charset=utf-8", body: Data(Dashboard.html.utf8))
+        case .reload:
+            let errors = reloadFromFile()
+            if errors.isEmpty { return .text(200, "reloaded: generation \(generation)\n") }
+            return .text(400, errors.joined(separator: "\n") + "\n")
+        case .backend(let cluster, let backend, let action):
+            return backendCommand(cluster: cluster, backend: backend, action: action, body: body)
+        }
+    }
+
+    /// The runtime API on one backend: drain, disable, enable (the shared health table) or a
+    /// new weight (a runtime snapshot of the same generation; the next reload applies the
+    /// file's weight). Control thread.
+    func backendCommand(cluster: String, backend: String, action: AdminCommand.BackendAction, body: String) -> AdminAnswer {
+        guard let c = snapshot.clusters.first(where: { $0.name == cluster }) else { return .text(404, "no cluster \"\(cluster)\"\n") }
+        guard let b = c.backends.first(where: { $0.name == backend }) else {
+            return .text(404, "no backend \"\(backend)\" in cluster \"\(cluster)\"\n")
+        }
+        switch action {
+        case .drain:
+            registry.set(b.health, adminState: .draining)
+        case .disable:
+            registry.set(b.health, adminState: .disabled)
+        case .enable:
+            registry.set(b.health, adminState: .active)
+        case .weight:
+            guard let w = Int(body.trimmingCharacters(in: .whitespacesAndNewlines)), (0...10_000).contains(w) else {
+                return .text(400, "the body must be a weight from 0 to 10000\n")
+            }
+            var config = snapshot.config
+            guard let ci = config.clusters.firstIndex(where: { $0.name == cluster }) else { return .text(404, "no cluster\n") }
+            if let bi = config.clusters[ci].backends.firstIndex(where: { $0.name == backend }) {
+                config.clusters[ci].backends[bi].weight = w
+            } else if let bi = config.clusters[ci].standby.firstIndex(where: { $0.name == backend }) {
+                config.clusters[ci].standby[bi].weight = w
+            }
+            publish(config, generation: snapshot.generation)
+            logger.notice("weight changed", metadata: ["cluster": "\(cluster)", "backend": "\(backend)", "weight": "\(w)"])
+            return .text(200, "\(cluster)/\(backend) weight \(w)\n")
+        }
+        logger.notice("backend \(action.rawValue)", metadata: ["cluster": "\(cluster)", "backend": "\(backend)"])
+        return .text(200, "\(cluster)/\(backend) \(Self.state(b).rawValue)\n")
+    }
+}

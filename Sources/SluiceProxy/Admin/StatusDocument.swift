@@ -1,0 +1,119 @@
+import Foundation
+import SluiceBalancing
+
+/// `GET /status`: the JSON document (DESIGN §4), as `Encodable` values built from a sample.
+///
+/// Pure; control thread. Keys are the properties' names in snake case, written sorted and
+/// pretty-printed; the dashboard (`Dashboard.html`) and operators' scripts read them.
+struct StatusDocument: Encodable {
+    struct Config: Encodable {
+        var path: String
+        var generation: Int
+        var lastReload: LastReload
+    }
+
+    struct LastReload: Encodable {
+        /// `success`, `failure`, or `none` (no reload since the start; `at` is the start).
+        var result: String
+        var at: String
+        var errors: [String]
+    }
+
+    struct Listener: Encodable {
+        var name: String
+        var listen: String
+        var tls: Bool
+        var connectionsActive: Int
+    }
+
+    struct Cluster: Encodable {
+        var name: String
+        var balance: String
+        var standbyShare: Double
+        var allDown: Bool
+        var queueDepth: Int
+        var healthCheck: Bool
+        var backends: [Backend]
+        var requestsTotal: Int
+        var errorsTotal: Int
+        var durationSumSeconds: Double
+        var durationCount: Int
+    }
+
+    struct Backend: Encodable {
+        var name: String
+        var address: String
+        var tier: String
+        var weight: Int
+        var effectiveWeight: EffectiveWeight
+        var state: MetricsSample.State
+        var activeRequests: Int
+        var requestsTotal: Int
+        var ejections: Int
+        var healthChecks: HealthChecks
+    }
+
+    struct HealthChecks: Encodable {
+        var passed: Int
+        var failed: Int
+    }
+
+    /// A whole number once slow start is done (or never began), a fraction while it ramps.
+    struct EffectiveWeight: Encodable {
+        var scaled: Int
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            if scaled % SlowStart.scale == 0 {
+                try c.encode(scaled / SlowStart.scale)
+            } else {
+                try c.encode(Double(scaled) / Double(SlowStart.scale))
+            }
+        }
+    }
+
+    var config: Config
+    var workers: Int
+    var listeners: [Listener]
+    var clusters: [Cluster]
+    var uptimeSeconds: Int
+
+    init(_ s: MetricsSample) {
+        let last =
+            s.lastReload.map { LastReload(result: $0.success ? "success" : "failure", at: Self.rfc3339($0.at), errors: $0.errors) }
+            ?? LastReload(result: "none", at: Self.rfc3339(s.startedAt), errors: [])
+        config = Config(path: s.configPath, generation: s.generation, lastReload: last)
+        workers = s.workers
+        listeners = s.listeners.map { Listener(name: $0.name, listen: $0.listen, tls: $0.tls, connectionsActive: $0.connections) }
+        clusters = s.clusters.map { c in
+            let (requests, errors) = s.requestTotals(cluster: c.name)
+            let d = s.totals.durations[c.name] ?? DurationHistogram()
+            return Cluster(
+                name: c.name, balance: c.balance, standbyShare: c.standbyShare, allDown: c.allDown, queueDepth: c.queueDepth,
+                healthCheck: c.healthChecked,
+                backends: c.backends.map { b in
+                    Backend(
+                        name: b.name, address: b.address, tier: b.tier, weight: b.weight,
+                        effectiveWeight: EffectiveWeight(scaled: b.scaledEffectiveWeight), state: b.state,
+                        activeRequests: b.activeRequests, requestsTotal: b.requestsTotal, ejections: b.ejections,
+                        healthChecks: HealthChecks(passed: b.checksPassed, failed: b.checksFailed))
+                },
+                requestsTotal: requests, errorsTotal: errors, durationSumSeconds: d.sum, durationCount: d.count)
+        }
+        uptimeSeconds = Int(s.now.timeIntervalSince(s.startedAt))
+    }
+
+    /// The document as the admin listener sends it: sorted keys, pretty-printed.
+    func json() -> Data {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try? e.encode(self)) ?? Data()
+    }
+
+    static func rfc3339(_ d: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: d)
+    }
+}

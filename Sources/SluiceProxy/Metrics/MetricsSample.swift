@@ -1,0 +1,91 @@
+import Foundation
+
+/// Everything `/status` and `/metrics` show, read at one moment: the configuration's listeners,
+/// clusters and backends with their gauges, and every worker's counters merged.
+///
+/// A plain value: `ProxyServer.sample()` builds it on the control thread from the snapshot,
+/// the shared health table and the workers' reports; `StatusDocument` and `PrometheusText`
+/// turn it into answers, and tests build one by hand.
+struct MetricsSample {
+    /// A backend's state as `/status` names it (DESIGN §4).
+    enum State: String, Encodable {
+        case healthy, unhealthy, ejected, draining, disabled
+    }
+
+    struct Backend {
+        var name: String
+        var address: String
+        var standby: Bool
+        var weight: Int
+        /// The weight it gets now × `SlowStart.scale` (0 out of rotation; ramps in slow start).
+        var scaledEffectiveWeight: Int
+        var state: State
+        /// Passes its health checks (or has none).
+        var healthy: Bool
+        /// Requests in flight, on all workers.
+        var activeRequests: Int
+        /// Responses by status code, codes with a count only, in ascending order.
+        var responses: [(code: Int, count: Int)]
+        var checksPassed: Int
+        var checksFailed: Int
+        var ejections: Int
+
+        var tier: String { standby ? "standby" : "primary" }
+        var requestsTotal: Int { responses.reduce(0) { $0 + $1.count } }
+    }
+
+    struct Cluster {
+        var name: String
+        var balance: String
+        var healthChecked: Bool
+        var outlierDetection: Bool
+        var retries: Bool
+        /// Share of new requests sent to the standby tier, and whether no backend is available.
+        var standbyShare: Double
+        var allDown: Bool
+        var queueDepth: Int
+        var backends: [Backend]
+    }
+
+    struct Listener {
+        var name: String
+        /// The bound address (port 0 resolved) or the configured text.
+        var listen: String
+        var tls: Bool
+        var connections: Int
+        /// Each certificate's subject name and notAfter (seconds since the epoch).
+        var certificates: [(name: String, notAfter: Int)]
+    }
+
+    /// The outcome of the last reload (nil: none since the start).
+    struct Reload {
+        var success: Bool
+        var at: Date
+        var errors: [String]
+    }
+
+    var configPath: String
+    var generation: Int
+    var workers: Int
+    var startedAt: Date
+    var now: Date
+    var lastReload: Reload?
+    var reloadSuccesses: Int
+    var reloadFailures: Int
+    var lastReloadSuccess: Date
+    var listeners: [Listener]
+    var clusters: [Cluster]
+    /// Every worker's counters merged; names of clusters a reload removed stay in it.
+    var totals: MetricTotals
+
+    /// A cluster's `(requests, 5xx answers)` over every listener (and retired names).
+    func requestTotals(cluster name: String) -> (requests: Int, errors: Int) {
+        var total = 0
+        var errors = 0
+        for (k, n) in totals.requests where k.cluster == name {
+            total += n
+            if k.code >= 500 { errors += n }
+        }
+        return (total, errors)
+    }
+}

@@ -1,0 +1,120 @@
+/// `GET /metrics`: a sample in the Prometheus text exposition format 0.0.4.
+///
+/// Pure; control thread. Families and series come in a fixed order (the configuration's for
+/// listeners, clusters and backends; label order for the name-keyed counters), so two scrapes
+/// of the same state are the same text. Metric names and labels are DESIGN §4's.
+enum PrometheusText {
+    static func render(_ s: MetricsSample) -> String {
+        var out = ""
+        out.reserveCapacity(4096)
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP sluice_\(name) \(help)\n# TYPE sluice_\(name) \(type)\n"
+        }
+        func line(_ name: String, _ labels: String, _ value: some CustomStringConvertible) {
+            out += "sluice_\(name){\(labels)} \(value)\n"
+        }
+
+        family("requests_total", "counter", "Requests answered, by listener, cluster and status code.")
+        for (k, n) in s.totals.requests.sorted(by: { $0.key < $1.key }) {
+            line("requests_total", "listener=\"\(esc(k.listener))\",cluster=\"\(esc(k.cluster))\",code=\"\(k.code)\"", n)
+        }
+        family("request_duration_seconds", "histogram", "Time from a complete request head to the end of the response, by cluster.")
+        for (name, d) in s.totals.durations.sorted(by: { $0.key < $1.key }) {
+            let cluster = "cluster=\"\(esc(name))\""
+            var cumulative = 0
+            for (i, le) in DurationHistogram.bounds.enumerated() {
+                cumulative += d.buckets[i]
+                line("request_duration_seconds_bucket", "\(cluster),le=\"\(le)\"", cumulative)
+            }
+            cumulative += d.buckets[DurationHistogram.bounds.count]
+            line("request_duration_seconds_bucket", "\(cluster),le=\"+Inf\"", cumulative)
+            line("request_duration_seconds_sum", cluster, d.sum)
+            line("request_duration_seconds_count", cluster, d.count)
+        }
+        family("backend_healthy", "gauge", "1 when the backend passes its health checks (or has none).")
+        for c in s.clusters {
+            for b in c.backends {
+                line("backend_healthy", "\(labels(c, b)),tier=\"\(b.tier)\"", b.healthy ? 1 : 0)
+            }
+        }
+        family("backend_active_requests", "gauge", "Requests in flight to the backend.")
+        for c in s.clusters {
+            for b in c.backends { line("backend_active_requests", labels(c, b), b.activeRequests) }
+        }
+        family("backend_requests_total", "counter", "Responses from the backend, by status code.")
+        for c in s.clusters {
+            for b in c.backends {
+                for r in b.responses { line("backend_requests_total", "\(labels(c, b)),code=\"\(r.code)\"", r.count) }
+            }
+        }
+        family("health_checks_total", "counter", "Active health checks, by result.")
+        for c in s.clusters where c.healthChecked {
+            for b in c.backends {
+                line("health_checks_total", "\(labels(c, b)),result=\"pass\"", b.checksPassed)
+                line("health_checks_total", "\(labels(c, b)),result=\"fail\"", b.checksFailed)
+            }
+        }
+        family("outlier_ejections_total", "counter", "Outlier ejections, by backend.")
+        for c in s.clusters where c.outlierDetection {
+            for b in c.backends { line("outlier_ejections_total", labels(c, b), b.ejections) }
+        }
+        family("failover_standby_share", "gauge", "Share of new requests sent to the standby tier (0 to 1).")
+        for c in s.clusters { line("failover_standby_share", "cluster=\"\(esc(c.name))\"", c.standbyShare) }
+        family("queue_depth", "gauge", "Requests waiting for a backend slot (limits), by cluster.")
+        for c in s.clusters { line("queue_depth", "cluster=\"\(esc(c.name))\"", c.queueDepth) }
+        family("shed_total", "counter", "Requests refused for lack of capacity (503), by cluster and reason.")
+        for c in s.clusters {
+            for reason in ShedReason.allCases {
+                let n = MetricTotals.count(s.totals.shed, c.name, reason.rawValue)
+                line("shed_total", "cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\"", n)
+            }
+        }
+        family("retries_total", "counter", "Requests tried again on another backend, by cluster and reason.")
+        for c in s.clusters where c.retries {
+            for reason in RetryReason.allCases {
+                let n = MetricTotals.count(s.totals.retries, c.name, reason.rawValue)
+                line("retries_total", "cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\"", n)
+            }
+        }
+        family("tls_handshakes_total", "counter", "TLS handshakes on TLS listeners, by result.")
+        for l in s.listeners where l.tls {
+            for (k, result) in ["success", "failure"].enumerated() {
+                let n = MetricTotals.count(s.totals.handshakes, l.name, k)
+                line("tls_handshakes_total", "listener=\"\(esc(l.name))\",result=\"\(result)\"", n)
+            }
+        }
+        family("tls_certificate_expiry_timestamp_seconds", "gauge", "When each listener certificate expires.")
+        for l in s.listeners {
+            for e in l.certificates {
+                line("tls_certificate_expiry_timestamp_seconds", "listener=\"\(esc(l.name))\",name=\"\(esc(e.name))\"", e.notAfter)
+            }
+        }
+        family("connections_active", "gauge", "Open client connections, by listener.")
+        for l in s.listeners { line("connections_active", "listener=\"\(esc(l.name))\"", l.connections) }
+        family("config_reloads_total", "counter", "Configuration reloads, by result.")
+        line("config_reloads_total", "result=\"success\"", s.reloadSuccesses)
+        line("config_reloads_total", "result=\"failure\"", s.reloadFailures)
+        family("config_last_reload_success_timestamp_seconds", "gauge", "When the configuration last loaded successfully.")
+        out += "sluice_config_last_reload_success_timestamp_seconds \(Int(s.lastReloadSuccess.timeIntervalSince1970))\n"
+        return out
+    }
+
+    private static func labels(_ c: MetricsSample.Cluster, _ b: MetricsSample.Backend) -> String {
+        "cluster=\"\(esc(c.name))\",backend=\"\(esc(b.name))\""
+    }
+
+    /// A label value escaped as the format asks: backslash, double quote and line feed.
+    static func esc(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return s }
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            switch u {
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "\"": out.append(contentsOf: "\\\"".unicodeScalars)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            default: out.append(u)
+            }
+        }
+        return String(out)
+    }
+}
