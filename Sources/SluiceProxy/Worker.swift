@@ -25,7 +25,7 @@ final class Worker: @unchecked Sendable {
     }
     var draining = false
     var listeners: [ListenerHandler] = []
-    var sessions: [ClientSession?] = []
+    var sessions: [ClientConnection?] = []
     var sessionCount = 0
     /// Idle backend connections by backend id, most recently used last.
     var pools: [[UpstreamConnection]] = []
@@ -122,7 +122,7 @@ final class Worker: @unchecked Sendable {
     // MARK: sessions
 
     func adopt(fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
-        let s = ClientSession(
+        let s = ClientConnection(
             worker: self, fd: fd, peer: peer, listener: listener)
         let lsnap = listener.snapshot
         if listener.listenerIndex < lsnap.tlsContexts.count, let ctx = lsnap.tlsContexts[listener.listenerIndex] {
@@ -151,7 +151,7 @@ final class Worker: @unchecked Sendable {
         s.drive()
     }
 
-    func sessionClosed(_ s: ClientSession) {
+    func sessionClosed(_ s: ClientConnection) {
         let i = Int(s.fd)
         if i < sessions.count, sessions[i] === s { sessions[i] = nil }
         sessionCount -= 1

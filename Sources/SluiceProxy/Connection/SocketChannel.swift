@@ -6,7 +6,7 @@ import SluiceTLS
 /// session, pooled buffers, edge-triggered readiness, sticky hang-up, one read (`fill`) and
 /// one write (`flush`) at a time.
 ///
-/// Stored inline in a `ClientSession` or `UpstreamConnection` (no allocation of its own);
+/// Stored inline in a `ClientConnection` or `UpstreamConnection` (no allocation of its own);
 /// loop thread only. What a read or a write *means* (an EOF mid-body, a write to a client
 /// that left) is the owner's business: the channel only records it.
 struct SocketChannel {

@@ -4,7 +4,8 @@ import SluiceHTTP
 import SluiceSystem
 import SluiceTLS
 
-/// One client connection and the exchange it is running: the proxy's state machine.
+/// One HTTP/1 client connection: framing over its `SocketChannel`, and the I/O half of the
+/// `Exchange` it is running (the exchange decides; this class runs its actions).
 ///
 /// Loop thread only. Every event (client or upstream socket, timer) ends in `drive()`,
 /// which moves bytes until nothing more can move: read the head, pick a backend,
@@ -15,7 +16,7 @@ import SluiceTLS
 ///    │                        │  └──101 Switching Protocols──▶ tunnel
 ///    └──bad input / close─────┴──error answer or Connection: close──▶ closing ▶ lingering ▶ closed
 /// ```
-final class ClientSession: EventHandler, TimerTarget {
+final class ClientConnection: EventHandler, TimerTarget {
     enum Phase { case handshake, head, exchange, tunnel, closing, lingering, closed }
     enum RequestBody: Equatable { case none, length(Int), chunked }
     /// What the connection's own deadline waits for outside an exchange (during one, the
@@ -248,3 +249,7 @@ final class ClientSession: EventHandler, TimerTarget {
         }
     }
 }
+
+/// The old name, kept while the admission queue's file still uses it (removed with the
+/// balancing move, issue 7).
+typealias ClientSession = ClientConnection

@@ -5,7 +5,7 @@ import SluiceTLS
 /// One TCP connection to a backend: idle in its worker's pool, or serving one session.
 ///
 /// Loop thread only. It holds the socket (`SocketChannel`) and the connect/TLS state; the
-/// request/response logic lives in the `ClientSession` that owns it while active.
+/// request/response logic lives in the `ClientConnection` that owns it while active.
 final class UpstreamConnection: EventHandler {
     unowned(unsafe) let worker: Worker
     let backend: BackendRuntime
@@ -17,7 +17,7 @@ final class UpstreamConnection: EventHandler {
     /// Served a complete exchange before (a failure before any response byte may be a stale keep-alive).
     var reused = false
     /// The session using it; nil while idle in the pool.
-    var session: ClientSession?
+    var session: ClientConnection?
     var idleSince: UInt64 = 0
 
     init(worker: Worker, fd: Int32, backend: BackendRuntime, connected: Bool, tls: TLSConnection?) {

@@ -2,7 +2,7 @@ import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem
 
-extension ClientSession {
+extension ClientConnection {
     /// Exchange phase: request body out, response in, both bounded by the high-water mark.
     func pumpExchange() -> Bool {
         guard let up = upstream else { return false }

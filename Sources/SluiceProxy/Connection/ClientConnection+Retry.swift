@@ -3,7 +3,7 @@ import SluiceSystem
 
 /// The worker-side half of a failed attempt: blame, capacity for a retry, the retry itself.
 /// The rule of when to retry or replay is `RetryDecision`, run by the `Exchange`.
-extension ClientSession {
+extension ClientConnection {
     /// Counts `failure` against the current backend: error counters, outlier detection, and
     /// "just failed" on this worker after a connect failure or a reset (so the next attempt's
     /// failover pick skips it before health checks have noticed, `Worker.pickPlan`).

@@ -5,7 +5,7 @@ import SluiceSystem
 import SluiceTLS
 
 /// How a connection's exchanges end: timeouts by phase, errors, cuts, closes, lingering.
-extension ClientSession {
+extension ClientConnection {
     // MARK: endings
 
     /// The drain deadline passed with this connection still busy (loop thread): a request whose

@@ -1,7 +1,7 @@
 import SluiceConfig
 import SluiceSystem
 
-extension ClientSession {
+extension ClientConnection {
     /// Writes one access-log line for the exchange that just ended (or was cut).
     func logExchange(aborted: Bool) {
         let backendID = exchange.firstByteAt != 0 ? backend?.id : nil

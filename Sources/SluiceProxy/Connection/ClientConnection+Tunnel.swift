@@ -2,7 +2,7 @@ import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem
 
-extension ClientSession {
+extension ClientConnection {
     /// Tunnel phase (after 101): bytes both ways until either side closes.
     func pumpTunnel() -> Bool {
         guard let up = upstream else {

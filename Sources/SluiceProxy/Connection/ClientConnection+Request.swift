@@ -4,7 +4,7 @@ import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem
 
-extension ClientSession {
+extension ClientConnection {
     /// Head phase: wait for, read and parse the next request head.
     func processHead() -> Bool {
         // The listener's snapshot: the current one, or the last one that had it (removed by a

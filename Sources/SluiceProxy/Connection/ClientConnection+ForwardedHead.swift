@@ -4,7 +4,7 @@ import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem
 
-extension ClientSession {
+extension ClientConnection {
     /// Serializes the request head as it goes to the backend (`ForwardedRequestHead`) into
     /// `forwardedHead`, and notes where the access log finds method, path and request id.
     func writeForwardedHead(_ p: UnsafeRawPointer) {
