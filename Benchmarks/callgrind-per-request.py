@@ -25,7 +25,7 @@ every process is stopped by its PID, each run is bounded by --timeout.
 The proxy's stdout and stderr go to a file, never to an unread pipe, and the access log is
 off: with the default access log on stdout and stdout a pipe nobody reads, the worker
 blocks in write(2) once about 64 KiB are queued (about 270 responses), the client waits
-forever and SIGTERM cannot finish the drain. That, not valgrind, is what once made a
+forever and SIGTERM cannot finish the drain. That, not valgrind, is most likely what made a
 second, larger run hang (a first run of 200 requests fits in the pipe). Valgrind itself ran
 both request counts without a hang with --fair-sched yes and no, 1 to 50 connections, and
 health checks on; --fair-sched (yes here) does not change the counts.
