@@ -3,13 +3,18 @@
 
 Usage: python3 Benchmarks/compare-haproxy.py [--duration 10] [--rounds 3] [--conns 50,500]
                                               [--targets sluice,haproxy,nginx] [--idle 10000]
+                                              [--sluice-binary PATH] [--backend-binary PATH]
+                                              [--baseline PATH]
 
 Each proxy runs with one worker thread pinned to CPU 1; wrk (1 thread) and the built-in
 backend share CPU 0. The figure is utime+stime of the proxy process (from /proc/PID/stat)
 divided by the requests wrk completed, median of the rounds. Rounds interleave targets so
 drift on a shared machine hits them alike. Needs: swift build -c release; wrk; haproxy/nginx
 from Debian (skipped with a message when missing). Everything binds 127.0.0.1 and stops
-by itself.
+by itself. --sluice-binary measures another build (default ROOT/.build/release/sluice);
+--baseline PATH adds a target `sluice-base` running that binary, so two builds (before and
+after a change) are compared in the same run. The load average is printed at the start and
+the end: on a shared machine it says how much the other users disturbed the run.
 """
 import argparse, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -51,15 +56,21 @@ def wait_port(port, timeout=10):
     return False
 
 
-def start_backend():
-    p = subprocess.Popen(["taskset", "-c", "0", os.path.join(REL, "sluice-backend"), "--port", "0", "--name", "b1"],
+BINARIES = {"sluice": os.path.join(REL, "sluice"), "sluice-base": None,
+            "backend": os.path.join(REL, "sluice-backend")}
+
+
+def start_backend(cpu="0"):
+    """The built-in backend (BINARIES["backend"]) on a free port; returns (process, port)."""
+    p = subprocess.Popen(["taskset", "-c", cpu, BINARIES["backend"], "--port", "0", "--name", "b1"],
                          stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     port = int(line.strip().rsplit(":", 1)[1])
     return p, port
 
 
-def start_sluice(port, backend_port, tmp):
+def sluice_config(port, backend_port, tmp):
+    """One worker, no health checks, access log off; returns the config file's path."""
     cfg = os.path.join(tmp, "sluice.yaml")
     with open(cfg, "w") as f:
         f.write(f"""workers: 1
@@ -71,11 +82,27 @@ listeners:
 clusters:
   - {{ name: app, backends: [ {{ name: b1, address: 127.0.0.1:{backend_port} }} ] }}
 """)
-    return subprocess.Popen(["taskset", "-c", "1", os.path.join(REL, "sluice"), "run", "--config", cfg],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cfg
 
 
-def start_haproxy(port, backend_port, tmp):
+def sluice_command(binary, cfg):
+    return [binary, "run", "--config", cfg]
+
+
+def launch(command, cpu="1"):
+    return subprocess.Popen(["taskset", "-c", cpu] + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_sluice(port, backend_port, tmp, binary=None):
+    return launch(sluice_command(binary or BINARIES["sluice"], sluice_config(port, backend_port, tmp)))
+
+
+def start_sluice_base(port, backend_port, tmp):
+    return start_sluice(port, backend_port, tmp, BINARIES["sluice-base"])
+
+
+def haproxy_config(port, backend_port, tmp):
+    """One thread, keep-alive both sides, connection reuse; returns the config file's path."""
     cfg = os.path.join(tmp, "haproxy.cfg")
     with open(cfg, "w") as f:
         f.write(f"""global
@@ -95,8 +122,15 @@ frontend fe
 backend be
     server b1 127.0.0.1:{backend_port}
 """)
-    return subprocess.Popen(["taskset", "-c", "1", "haproxy", "-db", "-f", cfg],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cfg
+
+
+def haproxy_command(cfg):
+    return ["haproxy", "-db", "-f", cfg]
+
+
+def start_haproxy(port, backend_port, tmp):
+    return launch(haproxy_command(haproxy_config(port, backend_port, tmp)))
 
 
 def start_nginx(port, backend_port, tmp):
@@ -122,11 +156,10 @@ http {{
     }}
 }}
 """)
-    return subprocess.Popen(["taskset", "-c", "1", "nginx", "-c", cfg, "-p", tmp],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return launch(["nginx", "-c", cfg, "-p", tmp])
 
 
-STARTERS = {"sluice": start_sluice, "haproxy": start_haproxy, "nginx": start_nginx}
+STARTERS = {"sluice": start_sluice, "sluice-base": start_sluice_base, "haproxy": start_haproxy, "nginx": start_nginx}
 
 
 def wrk(port, conns, duration):
@@ -188,17 +221,22 @@ def idle_memory(count, backend_port, tmp):
 
 
 def print_table(targets, conns, results):
-    others = [t for t in targets if t != "sluice"]
+    ref = "sluice" if "sluice" in targets else targets[0]
+    others = [t for t in targets if t != ref]
     print()
     print("| connections | " + " | ".join(f"{t} µs/req (req/s)" for t in targets) + " | " +
-          " | ".join(f"sluice/{t}" for t in others) + " |")
+          " | ".join(f"{ref}/{t}" for t in others) + " |")
     print("|---" * (1 + len(targets) + len(others)) + "|")
     for c in conns:
         med = {t: statistics.median(x[0] for x in results[(t, c)]) for t in targets}
         rps = {t: statistics.median(x[1] for x in results[(t, c)]) for t in targets}
         cells = [f"{med[t]:.2f} ({rps[t]:.0f})" for t in targets]
-        ratios = [f"{med['sluice'] / med[t]:.2f}" for t in others if "sluice" in med]
+        ratios = [f"{med[ref] / med[t]:.2f}" for t in others]
         print(f"| {c} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+
+
+def load_average():
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main():
@@ -208,37 +246,49 @@ def main():
     ap.add_argument("--conns", default="50,500")
     ap.add_argument("--targets", default="sluice,haproxy,nginx")
     ap.add_argument("--idle", type=int, default=10000, help="idle connections for the memory figure (0: skip)")
+    ap.add_argument("--sluice-binary", default=BINARIES["sluice"], help="the sluice measured as target `sluice`")
+    ap.add_argument("--backend-binary", default=BINARIES["backend"], help="the sluice-backend to proxy to")
+    ap.add_argument("--baseline", metavar="PATH", help="another sluice binary, added as target `sluice-base`")
     a = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
-    for exe in ("sluice", "sluice-backend"):
-        if not os.path.exists(os.path.join(REL, exe)):
-            sys.exit(f"missing {REL}/{exe}: run swift build -c release first")
+    BINARIES.update({"sluice": a.sluice_binary, "backend": a.backend_binary, "sluice-base": a.baseline})
     targets = []
     for t in a.targets.split(","):
-        if t != "sluice" and not shutil.which(t):
+        if t in ("sluice", "sluice-base"):
+            pass
+        elif not shutil.which(t):
             print(f"skipping {t}: not installed (apt-get install {t})")
             continue
         targets.append(t)
+    if a.baseline and "sluice-base" not in targets:
+        targets.insert(1 if "sluice" in targets else 0, "sluice-base")
+    for exe in ["backend"] + [t for t in targets if t.startswith("sluice")] + (["sluice"] if a.idle else []):
+        if not BINARIES[exe] or not os.path.exists(BINARIES[exe]):
+            sys.exit(f"missing {exe} binary {BINARIES[exe]}: run swift build -c release first")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     conns = [int(c) for c in a.conns.split(",")]
     tmp = tempfile.mkdtemp(prefix="sluice-bench-")
     backend, backend_port = start_backend()
     results = {}
+    print(f"start: {load_average()}; sluice {BINARIES['sluice']}" +
+          (f"; sluice-base {a.baseline}" if a.baseline else ""), flush=True)
     try:
         for r in range(a.rounds):
             for c in conns:
                 for t in targets:
                     us, rps, bad = measure(t, c, a.duration, backend_port, tmp)
                     results.setdefault((t, c), []).append((us, rps, bad))
-                    print(f"round {r + 1} c={c} {t:8s} {us:6.2f} us/req  {rps:9.0f} req/s  non-2xx {bad}", flush=True)
+                    print(f"round {r + 1} c={c} {t:11s} {us:6.2f} us/req  {rps:9.0f} req/s  non-2xx {bad}  "
+                          f"({load_average()})", flush=True)
         if a.rounds:
             print_table(targets, conns, results)
         if a.idle:
             per, before, after = idle_memory(a.idle, backend_port, tmp)
             print(f"\nidle keep-alive connections: {a.idle}; sluice RSS {before} KiB -> {after} KiB; "
                   f"{per:.2f} KiB per connection")
+        print(f"end: {load_average()}")
     finally:
         backend.send_signal(signal.SIGTERM)
         backend.wait(10)
