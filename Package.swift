@@ -28,12 +28,7 @@ let package = Package(
         .target(name: "SluiceTLS", dependencies: ["COpenSSL"]),
         .target(name: "SluiceSystem", dependencies: ["CSluiceLinux"], swiftSettings: hot),
         .target(name: "SluiceBuffers", swiftSettings: hot),
-        .target(
-            name: "SluiceEventLoop",
-            dependencies: [
-                "SluiceSystem", "CSluiceLinux", .product(name: "DequeModule", package: "swift-collections"),
-            ],
-            swiftSettings: hot),
+        .target(name: "SluiceEventLoop", dependencies: ["SluiceSystem"], swiftSettings: hot),
         .target(name: "SluiceHTTP", dependencies: ["SluiceBuffers"], swiftSettings: hot),
         .target(name: "SluiceBalancing", swiftSettings: hot),
         .target(name: "SluiceConfig", dependencies: ["Yams", "SluiceSystem"]),
@@ -42,6 +37,7 @@ let package = Package(
             dependencies: [
                 "SluiceSystem", "SluiceBuffers", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig",
                 "SluiceTLS", .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: hot),
         .target(name: "SluiceBackend", dependencies: ["SluiceSystem", "SluiceBuffers", "SluiceEventLoop", "SluiceHTTP"]),
