@@ -108,12 +108,6 @@ public enum Socket {
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// Sets SO_LINGER 0 so close sends RST (used for a connection that must not look cleanly ended).
-    public static func setAbortiveClose(_ fd: Int32) {
-        var l = linger(l_onoff: 1, l_linger: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
-    }
-
     /// The local address a socket is bound to (for port 0 listeners).
     public static func localAddress(_ fd: Int32) throws(SystemError) -> SocketAddress {
         var addr = SocketAddress(storage: sockaddr_storage(), length: socklen_t(MemoryLayout<sockaddr_storage>.size))
