@@ -2,13 +2,13 @@ import SluiceSystem
 import Synchronization
 
 /// Receives readiness events for one registered descriptor. Loop thread only.
-public protocol EventHandler: AnyObject {
+package protocol EventHandler: AnyObject {
     /// `events` is the epoll mask (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR).
     func handleEvent(_ events: UInt32)
 }
 
 /// Receives a timer it armed with `EventLoop.arm(_:at:)`. Loop thread only.
-public protocol TimerTarget: AnyObject {
+package protocol TimerTarget: AnyObject {
     /// Called once the armed deadline has passed; the target checks its own deadlines.
     func timerFired(now: UInt64)
     /// The target's place in the loop's timers; declare `var timerSlot = TimerSlot()`.
@@ -35,11 +35,11 @@ public protocol TimerTarget: AnyObject {
 /// - `epoll_wait` and the eventfd read and write can fail only with EINVAL or EBADF (bugs):
 ///   they trap too. A full eventfd counter (`.wouldBlock` on write) means a wake-up is
 ///   already pending; an empty one on read means no task was queued.
-public final class EventLoop: @unchecked Sendable {
-    public static let readable = Epoll.readable
-    public static let writable = Epoll.writable
-    public static let hangup = Epoll.peerHangup | Epoll.hangup
-    public static let error = Epoll.error
+package final class EventLoop: @unchecked Sendable {
+    package static let readable = Epoll.readable
+    package static let writable = Epoll.writable
+    package static let hangup = Epoll.peerHangup | Epoll.hangup
+    package static let error = Epoll.error
 
     private let epfd: Int32
     private let wakeFD: Int32
@@ -51,14 +51,14 @@ public final class EventLoop: @unchecked Sendable {
     private let wakePending = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     /// Monotonic nanoseconds, refreshed once per loop iteration.
-    public private(set) var now: UInt64
+    package private(set) var now: UInt64
     /// The worker index this loop belongs to (for logs).
-    public let index: Int
+    package let index: Int
 
     /// `data.u64` of the eventfd's registration; descriptors carry their number and generation.
     private static let wakeTag = UInt64.max
 
-    public init(index: Int = 0) throws(SystemError) {
+    package init(index: Int = 0) throws(SystemError) {
         self.index = index
         epfd = try Epoll.create()
         do {
@@ -88,7 +88,7 @@ public final class EventLoop: @unchecked Sendable {
     /// EPOLLOUT gets an edge on every ACK that frees send space, which costs kernel time
     /// per request for nothing while writes succeed. Throws the `epoll_ctl` failure (see the
     /// type's comment); `fd` is then not registered, or stays registered as before.
-    public func register(_ fd: Int32, _ handler: EventHandler, events: UInt32 = readable | hangup) throws(SystemError) {
+    package func register(_ fd: Int32, _ handler: EventHandler, events: UInt32 = readable | hangup) throws(SystemError) {
         let i = Int(fd)
         if i >= handlers.count {
             let n = max(i + 1, handlers.count * 2, 64)
@@ -108,7 +108,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Adds or removes EPOLLOUT interest for a registered `fd` (after a short write; after it drained).
     /// Adding it reports the socket at once if it is already writable. A descriptor the loop
     /// does not know is ignored; traps if `fd` was closed before `deregister` (see the type).
-    public func watchWritable(_ fd: Int32, _ on: Bool) {
+    package func watchWritable(_ fd: Int32, _ on: Bool) {
         let i = Int(fd)
         guard i < handlers.count, handlers[i] != nil else { return }
         let events = (on ? Self.readable | Self.hangup | Self.writable : Self.readable | Self.hangup) | Epoll.edgeTriggered
@@ -121,7 +121,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Forgets `fd` (call before closing it); later events for it are dropped.
     /// A descriptor the loop does not know is ignored; traps if `fd` was closed first (see the type).
-    public func deregister(_ fd: Int32) {
+    package func deregister(_ fd: Int32) {
         let i = Int(fd)
         guard i < handlers.count, handlers[i] != nil else { return }
         handlers[i] = nil
@@ -141,30 +141,30 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Arms `target`'s timer at monotonic `deadline`, or moves it there when it is armed
     /// already (a target has at most one deadline). Fires once per arm.
-    public func arm(_ target: TimerTarget, at deadline: UInt64) {
+    package func arm(_ target: TimerTarget, at deadline: UInt64) {
         timers.schedule(target, at: deadline)
     }
 
     /// Disarms `target`'s timer, so the loop no longer holds it (call when the target closes).
-    public func cancelTimer(_ target: TimerTarget) {
+    package func cancelTimer(_ target: TimerTarget) {
         timers.cancel(target)
     }
 
     /// Timers armed now (for tests and leak checks).
-    public var armedTimerCount: Int { timers.count }
+    package var armedTimerCount: Int { timers.count }
 
     /// Runs `body` after `nanos` on this loop.
-    public func after(_ nanos: UInt64, _ body: @escaping () -> Void) {
+    package func after(_ nanos: UInt64, _ body: @escaping () -> Void) {
         arm(ClosureTimer(body), at: Clock.monotonicNanos() &+ nanos)
     }
 
     /// Runs `hook` after every batch of events (for flushing buffered output).
-    public func onBatchEnd(_ hook: @escaping () -> Void) {
+    package func onBatchEnd(_ hook: @escaping () -> Void) {
         batchEndHooks.append(hook)
     }
 
     /// Queues `task` to run on the loop thread. Any thread.
-    public func execute(_ task: @escaping @Sendable () -> Void) {
+    package func execute(_ task: @escaping @Sendable () -> Void) {
         tasks.withLock { $0.append(task) }
         if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
             do {
@@ -176,13 +176,13 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Makes `run()` return after the current iteration. Any thread.
-    public func stop() {
+    package func stop() {
         stopped.store(true, ordering: .releasing)
         execute {}
     }
 
     /// Runs the loop on the calling thread until `stop()`.
-    public func run() {
+    package func run() {
         let events = Epoll.Events(capacity: 512)
         while !stopped.load(ordering: .acquiring) {
             var timeout: Int32 = -1

@@ -4,14 +4,14 @@ import Glibc
 /// Append-only file descriptors for logs (stdout, stderr, or a file opened O_APPEND).
 ///
 /// Writes block (a log file or a pipe); the access log calls them off the loop threads.
-public enum LogFile {
+package enum LogFile {
     /// Opens (creating, mode 0644) `path` for appending, close-on-exec.
-    public static func open(path: String) throws(SystemError) -> Int32 {
+    package static func open(path: String) throws(SystemError) -> Int32 {
         Int32(try syscallValue("open") { Int(Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)) })
     }
 
     /// Writes all of `bytes`, blocking (log files and pipes); gives up on errors.
-    public static func writeAll(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) {
+    package static func writeAll(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) {
         var off = 0
         while off < count {
             let n = Glibc.write(fd, p + off, count - off)
@@ -28,5 +28,5 @@ public enum LogFile {
         }
     }
 
-    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+    package static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 }

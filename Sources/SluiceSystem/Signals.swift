@@ -4,16 +4,16 @@ import Glibc
 /// Signals delivered through a signalfd instead of asynchronous handlers.
 ///
 /// The control thread owns the signalfd; nothing here runs in a signal handler.
-public enum Signals {
-    public static let hangup = SIGHUP
-    public static let terminate = SIGTERM
-    public static let interrupt = SIGINT
-    public static let user1 = SIGUSR1
+package enum Signals {
+    package static let hangup = SIGHUP
+    package static let terminate = SIGTERM
+    package static let interrupt = SIGINT
+    package static let user1 = SIGUSR1
 
     /// Blocks HUP, TERM, INT, USR1 and PIPE in the calling thread and every thread it starts
     /// later; returns a non-blocking signalfd that reads HUP, TERM, INT and USR1.
     /// Call before starting any thread.
-    public static func blockAndOpenFD() throws(SystemError) -> Int32 {
+    package static func blockAndOpenFD() throws(SystemError) -> Int32 {
         var set = sigset_t()
         _ = csluice_block_signals(&set)
         sigdelset(&set, SIGPIPE)
@@ -21,7 +21,7 @@ public enum Signals {
     }
 
     /// Reads one pending signal number from a signalfd, or nil when none is pending.
-    public static func next(_ fd: Int32) -> Int32? {
+    package static func next(_ fd: Int32) -> Int32? {
         var info = signalfd_siginfo()
         let n = Glibc.read(fd, &info, MemoryLayout<signalfd_siginfo>.size)
         guard n == MemoryLayout<signalfd_siginfo>.size else { return nil }
@@ -29,7 +29,7 @@ public enum Signals {
     }
 
     /// Waits up to `timeoutMillis` for a signal on a signalfd; nil on timeout.
-    public static func wait(_ fd: Int32, timeoutMillis: Int32) -> Int32? {
+    package static func wait(_ fd: Int32, timeoutMillis: Int32) -> Int32? {
         if let s = next(fd) { return s }
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         _ = poll(&pfd, 1, timeoutMillis)
@@ -37,7 +37,7 @@ public enum Signals {
     }
 
     /// Ignores SIGPIPE process-wide (writes use MSG_NOSIGNAL anyway; this covers stdout pipes).
-    public static func ignorePipe() {
+    package static func ignorePipe() {
         _ = signal(SIGPIPE, SIG_IGN)
     }
 }
