@@ -1,5 +1,4 @@
 import SluiceBuffers
-import SluiceSystem
 
 /// A worker's free list of I/O buffers, so idle connections hold none.
 ///
