@@ -27,23 +27,20 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "SluiceTLS", dependencies: ["COpenSSL"]),
         .target(name: "SluiceSystem", dependencies: ["CSluiceLinux"], swiftSettings: hot),
-        .target(
-            name: "SluiceEventLoop",
-            dependencies: [
-                "SluiceSystem", "CSluiceLinux", .product(name: "DequeModule", package: "swift-collections"),
-            ],
-            swiftSettings: hot),
-        .target(name: "SluiceHTTP", dependencies: ["SluiceSystem"], swiftSettings: hot),
+        .target(name: "SluiceBuffers", swiftSettings: hot),
+        .target(name: "SluiceEventLoop", dependencies: ["SluiceSystem"], swiftSettings: hot),
+        .target(name: "SluiceHTTP", dependencies: ["SluiceBuffers"], swiftSettings: hot),
         .target(name: "SluiceBalancing", swiftSettings: hot),
         .target(name: "SluiceConfig", dependencies: ["Yams", "SluiceSystem"]),
         .target(
             name: "SluiceProxy",
             dependencies: [
-                "SluiceSystem", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig", "SluiceTLS",
-                .product(name: "Logging", package: "swift-log"),
+                "SluiceSystem", "SluiceBuffers", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig",
+                "SluiceTLS", .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: hot),
-        .target(name: "SluiceBackend", dependencies: ["SluiceSystem", "SluiceEventLoop", "SluiceHTTP"]),
+        .target(name: "SluiceBackend", dependencies: ["SluiceSystem", "SluiceBuffers", "SluiceEventLoop", "SluiceHTTP"]),
         .executableTarget(
             name: "sluice",
             dependencies: [
@@ -58,7 +55,7 @@ let package = Package(
         .target(
             name: "SluiceBenchKit",
             dependencies: [
-                "SluiceSystem", "SluiceEventLoop", "SluiceHTTP", "SluiceBackend",
+                "SluiceSystem", "SluiceBuffers", "SluiceEventLoop", "SluiceHTTP", "SluiceBackend",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -68,6 +65,7 @@ let package = Package(
             dependencies: ["SluiceBenchKit", "SluiceSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/sluice-bench"),
         .testTarget(name: "SluiceBenchTests", dependencies: ["SluiceBenchKit"]),
+        .testTarget(name: "SluiceSystemTests", dependencies: ["SluiceSystem", "SluiceBuffers", "SluiceEventLoop"]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),

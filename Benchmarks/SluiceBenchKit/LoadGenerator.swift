@@ -10,7 +10,7 @@ import SluiceSystem
 /// Closed loop: each connection sends again as soon as it is answered.
 /// Every request issued ends as answered, error or timeout: `issued == Σ ended`.
 public final class LoadGenerator: TimerTarget {
-    public var timerSlot = TimerSlot()
+    package var timerSlot = TimerSlot()
     let scenario: Scenario
     let address: SocketAddress
     let loop: EventLoop

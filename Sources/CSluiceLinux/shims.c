@@ -16,10 +16,3 @@ int csluice_block_signals(sigset_t *set) {
     sigaddset(set, SIGPIPE);
     return pthread_sigmask(SIG_BLOCK, set, NULL);
 }
-
-int csluice_pin_to_cpu(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}

@@ -1,10 +1,10 @@
 /// Where a timer target sits in its loop's timer heap. Owned by the loop: a target declares
 /// `var timerSlot = TimerSlot()` and never writes it.
-public struct TimerSlot {
+package struct TimerSlot {
     var index = -1
-    public init() {}
+    package init() {}
     /// True while the target has a deadline armed.
-    public var isArmed: Bool { index >= 0 }
+    package var isArmed: Bool { index >= 0 }
 }
 
 /// A binary min-heap of timer targets ordered by deadline (then by arming order), holding each

@@ -28,7 +28,7 @@ public struct ChunkedDecoder: Sendable {
     var size = 0
     var digits = 0
     /// Bytes left in the current chunk's data.
-    public private(set) var remaining = 0
+    private(set) var remaining = 0
     var lineLength = 0
     var trailerBytes = 0
     var errorStatus: Int

@@ -15,15 +15,6 @@ public enum FieldKind: UInt8, Sendable {
     case xRequestId
     case trailer
 
-    /// Hop-by-hop fields (RFC 9110 §7.6.1) that a proxy never forwards as they are.
-    @inline(__always)
-    public var isHopByHop: Bool {
-        switch self {
-        case .connection, .keepAlive, .proxyConnection, .te, .upgrade, .transferEncoding, .trailer: return true
-        default: return false
-        }
-    }
-
     /// Classifies a field name (case-insensitive).
     @inline(__always)
     static func classify(_ p: UnsafeRawPointer, _ n: Int) -> FieldKind {

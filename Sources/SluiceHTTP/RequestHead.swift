@@ -53,7 +53,6 @@ public struct RequestHead: Sendable {
     public var upgradeIndex = -1
     /// `Connection` names fields besides close/keep-alive/upgrade: those are removed too.
     public var connectionNamesFields = false
-    public var hasRequestId = false
     public var length = 0
 
     public init() {
@@ -69,7 +68,6 @@ public struct RequestHead: Sendable {
         keepAlive = true
         upgradeIndex = -1
         connectionNamesFields = false
-        hasRequestId = false
         authorityStart = 0
         authorityEnd = 0
         fields.removeAll(keepingCapacity: true)
@@ -232,8 +230,6 @@ public struct RequestHead: Sendable {
                 }
             case .upgrade:
                 upgradeField = index
-            case .xRequestId:
-                hasRequestId = true
             default:
                 break
             }

@@ -1,3 +1,4 @@
+import SluiceBuffers
 import SluiceConfig
 import SluiceSystem
 import Synchronization

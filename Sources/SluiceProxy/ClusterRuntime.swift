@@ -29,7 +29,6 @@ final class ClusterRuntime: Sendable {
     let index: Int
     /// Primaries first, then standby.
     let backends: [BackendRuntime]
-    let primaryCount: Int
     let connectTimeout: UInt64
     let responseTimeout: UInt64
     let upstreamIdleTimeout: UInt64
@@ -70,7 +69,6 @@ final class ClusterRuntime: Sendable {
             list.append(BackendRuntime(b, isStandby: true, id: id, health: h, serverName: c.upstreamTLS?.serverName))
         }
         backends = list
-        primaryCount = c.backends.count
         connectTimeout = c.connectTimeout
         responseTimeout = c.responseTimeout
         upstreamIdleTimeout = c.upstreamIdleTimeout

@@ -90,7 +90,7 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// Applies a new configuration without dropping requests: in-flight requests finish on the
     /// snapshot they started with, kept-alive connections pick up the new one at their next request.
-    /// Listener sets must match (adding or removing listeners needs a restart in this version).
+    /// Listeners may differ: new ones are bound before anything changes, removed ones stop accepting and drain.
     /// Control thread. Throws when the new config cannot be applied; the old one keeps serving.
     public func reload(_ config: Config) throws(ReloadError) {
         let old = snapshot.config

@@ -2,16 +2,16 @@ import SluiceConfig
 
 /// Matches a request to a route (first match wins) by host and path prefix, on raw bytes.
 ///
-/// Immutable and shared; the per-worker split state lives in `RouteSplitState`.
+/// Immutable and shared; the per-worker split state (a smooth round robin per route, over the
+/// configured target weights) lives in the worker.
 final class Router: Sendable {
     struct Route: Sendable {
         /// Lowercase host; with `wildcard`, it is the suffix after `*.`.
         let host: [UInt8]?
         let wildcard: Bool
         let pathPrefix: [UInt8]
-        /// Cluster indices and weights; one entry unless the route splits.
+        /// Cluster indices; one entry unless the route splits.
         let clusters: [Int]
-        let weights: [Int]
     }
 
     let routes: [Route]
@@ -26,7 +26,7 @@ final class Router: Sendable {
             }
             return Route(
                 host: host, wildcard: wildcard, pathPrefix: Array((r.pathPrefix ?? "/").utf8),
-                clusters: r.targets.map { clusterIndex($0.cluster) }, weights: r.targets.map(\.weight))
+                clusters: r.targets.map { clusterIndex($0.cluster) })
         }
     }
 

@@ -8,7 +8,6 @@ import Synchronization
 final class SharedState: Sendable {
     let maxConnections: Int
     let connections = Atomic<Int>(0)
-    let paused = Atomic<Bool>(false)
     let accessLog: AccessLogSink
     let registry: BackendRegistry
     let requestIDPrefix: String
@@ -24,22 +23,18 @@ final class SharedState: Sendable {
         requestIDPrefix = String(r, radix: 16).leftPadded(8) + "-"
     }
 
-    var acceptPaused: Bool { paused.load(ordering: .relaxed) }
-
-    /// Takes one connection slot; false (and accepting pauses) when the limit is reached.
+    /// Takes one connection slot; false when the limit is reached.
     func tryReserveConnection() -> Bool {
         let n = connections.wrappingAdd(1, ordering: .relaxed).newValue
         if n > maxConnections {
             connections.wrappingSubtract(1, ordering: .relaxed)
-            paused.store(true, ordering: .relaxed)
             return false
         }
         return true
     }
 
     func connectionClosed() {
-        let n = connections.wrappingSubtract(1, ordering: .relaxed).newValue
-        if n < maxConnections { paused.store(false, ordering: .relaxed) }
+        connections.wrappingSubtract(1, ordering: .relaxed)
     }
 }
 

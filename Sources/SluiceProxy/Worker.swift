@@ -1,5 +1,6 @@
 import Logging
 import SluiceBalancing
+import SluiceBuffers
 import SluiceConfig
 import SluiceEventLoop
 import SluiceSystem

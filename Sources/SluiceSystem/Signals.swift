@@ -2,16 +2,18 @@ import CSluiceLinux
 import Glibc
 
 /// Signals delivered through a signalfd instead of asynchronous handlers.
-public enum Signals {
-    public static let hangup = SIGHUP
-    public static let terminate = SIGTERM
-    public static let interrupt = SIGINT
-    public static let user1 = SIGUSR1
+///
+/// The control thread owns the signalfd; nothing here runs in a signal handler.
+package enum Signals {
+    package static let hangup = SIGHUP
+    package static let terminate = SIGTERM
+    package static let interrupt = SIGINT
+    package static let user1 = SIGUSR1
 
     /// Blocks HUP, TERM, INT, USR1 and PIPE in the calling thread and every thread it starts
     /// later; returns a non-blocking signalfd that reads HUP, TERM, INT and USR1.
     /// Call before starting any thread.
-    public static func blockAndOpenFD() throws(SystemError) -> Int32 {
+    package static func blockAndOpenFD() throws(SystemError) -> Int32 {
         var set = sigset_t()
         _ = csluice_block_signals(&set)
         sigdelset(&set, SIGPIPE)
@@ -19,65 +21,23 @@ public enum Signals {
     }
 
     /// Reads one pending signal number from a signalfd, or nil when none is pending.
-    public static func next(_ fd: Int32) -> Int32? {
+    package static func next(_ fd: Int32) -> Int32? {
         var info = signalfd_siginfo()
         let n = Glibc.read(fd, &info, MemoryLayout<signalfd_siginfo>.size)
         guard n == MemoryLayout<signalfd_siginfo>.size else { return nil }
         return Int32(info.ssi_signo)
     }
 
-    /// Ignores SIGPIPE process-wide (writes use MSG_NOSIGNAL anyway; this covers stdout pipes).
-    public static func ignorePipe() {
-        _ = signal(SIGPIPE, SIG_IGN)
-    }
-}
-
-/// Small process facts.
-public enum ProcessInfoLite {
-    public static func pinCurrentThread(toCPU cpu: Int) {
-        _ = csluice_pin_to_cpu(Int32(cpu))
-    }
-
-    public static var pid: Int32 { getpid() }
-
-    public static func cpuCount() -> Int {
-        Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-    }
-}
-
-/// Append-only file descriptors for logs (stdout, stderr, or a file opened O_APPEND).
-public enum LogFile {
-    public static func open(path: String) throws(SystemError) -> Int32 {
-        Int32(try syscallValue("open") { Int(Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)) })
-    }
-
-    /// Writes all of `bytes`, blocking (log files and pipes); gives up on errors.
-    public static func writeAll(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) {
-        var off = 0
-        while off < count {
-            let n = Glibc.write(fd, p + off, count - off)
-            if n > 0 {
-                off += n
-            } else if n < 0 && csluice_errno() == EINTR {
-                continue
-            } else if n < 0 && csluice_errno() == EAGAIN {
-                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&pfd, 1, 100)
-            } else {
-                return
-            }
-        }
-    }
-
-    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
-}
-
-extension Signals {
     /// Waits up to `timeoutMillis` for a signal on a signalfd; nil on timeout.
-    public static func wait(_ fd: Int32, timeoutMillis: Int32) -> Int32? {
+    package static func wait(_ fd: Int32, timeoutMillis: Int32) -> Int32? {
         if let s = next(fd) { return s }
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         _ = poll(&pfd, 1, timeoutMillis)
         return next(fd)
+    }
+
+    /// Ignores SIGPIPE process-wide (writes use MSG_NOSIGNAL anyway; this covers stdout pipes).
+    package static func ignorePipe() {
+        _ = signal(SIGPIPE, SIG_IGN)
     }
 }

@@ -5,9 +5,9 @@ import Glibc
 ///
 /// Descriptors are plain `Int32`: their owner (a connection or listener object)
 /// closes them exactly once. Every socket is non-blocking and close-on-exec.
-public enum Socket {
+package enum Socket {
     /// A listening TCP socket bound to `address`; `reusePort` lets each worker own one.
-    public static func listen(_ address: SocketAddress, reusePort: Bool, backlog: Int32 = 4096) throws(SystemError) -> Int32 {
+    package static func listen(_ address: SocketAddress, reusePort: Bool, backlog: Int32 = 4096) throws(SystemError) -> Int32 {
         let fd = Int32(
             try syscallValue("socket") {
                 Int(socket(address.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0))
@@ -30,8 +30,8 @@ public enum Socket {
     }
 
     /// Accepts one connection, non-blocking and close-on-exec.
-    @inline(__always)
-    public static func accept(_ fd: Int32, peer: inout SocketAddress) throws(SystemError) -> IOResult<Int32> {
+    @inlinable @inline(__always)
+    package static func accept(_ fd: Int32, peer: inout SocketAddress) throws(SystemError) -> IOResult<Int32> {
         peer.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let r = try syscall("accept4") {
             withUnsafeMutablePointer(to: &peer.storage) {
@@ -47,7 +47,7 @@ public enum Socket {
     }
 
     /// Starts a non-blocking connect; `.wouldBlock` means in progress (wait for writable, then `pendingError`).
-    public static func connect(to address: SocketAddress) throws(SystemError) -> (fd: Int32, inProgress: Bool) {
+    package static func connect(to address: SocketAddress) throws(SystemError) -> (fd: Int32, inProgress: Bool) {
         let fd = Int32(
             try syscallValue("socket") {
                 Int(socket(address.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0))
@@ -68,7 +68,7 @@ public enum Socket {
     }
 
     /// SO_ERROR after a non-blocking connect: 0 when connected.
-    public static func pendingError(_ fd: Int32) -> Int32 {
+    package static func pendingError(_ fd: Int32) -> Int32 {
         var value: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
         if getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) != 0 { return csluice_errno() }
@@ -76,46 +76,40 @@ public enum Socket {
     }
 
     /// Reads into `buffer`; `.done(0)` is end of stream.
-    @inline(__always)
-    public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+    @inlinable @inline(__always)
+    package static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
         try syscall("read") { Glibc.read(fd, buffer, count) }
     }
 
     /// Writes from `buffer`; may write fewer bytes than asked.
-    @inline(__always)
-    public static func write(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+    @inlinable @inline(__always)
+    package static func write(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
         try syscall("send") { Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL)) }
     }
 
-    public static func close(_ fd: Int32) {
+    package static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
     }
 
     /// Half-closes the sending side (FIN) so the peer reads end of stream.
-    public static func shutdownWrite(_ fd: Int32) {
+    package static func shutdownWrite(_ fd: Int32) {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
-    public static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
+    package static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
         var v = value
         _ = try syscallValue("setsockopt") {
             Int(setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)))
         }
     }
 
-    public static func setNoDelay(_ fd: Int32) {
+    package static func setNoDelay(_ fd: Int32) {
         var one: Int32 = 1
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// Sets SO_LINGER 0 so close sends RST (used for a connection that must not look cleanly ended).
-    public static func setAbortiveClose(_ fd: Int32) {
-        var l = linger(l_onoff: 1, l_linger: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
-    }
-
     /// The local address a socket is bound to (for port 0 listeners).
-    public static func localAddress(_ fd: Int32) throws(SystemError) -> SocketAddress {
+    package static func localAddress(_ fd: Int32) throws(SystemError) -> SocketAddress {
         var addr = SocketAddress(storage: sockaddr_storage(), length: socklen_t(MemoryLayout<sockaddr_storage>.size))
         _ = try syscallValue("getsockname") {
             withUnsafeMutablePointer(to: &addr.storage) {

@@ -2,11 +2,14 @@ import CSluiceLinux
 import Glibc
 
 /// An IPv4 or IPv6 socket address, stored inline (no allocation).
+///
+/// Public, with its host, port and text: `Config` and `ProxyServer.address(ofListener:)` hand it
+/// out. The rest (resolving, the raw storage) is `package`.
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
-    public var storage: sockaddr_storage
-    public var length: socklen_t
+    @usableFromInline package var storage: sockaddr_storage
+    @usableFromInline package var length: socklen_t
 
-    public init(storage: sockaddr_storage, length: socklen_t) {
+    package init(storage: sockaddr_storage, length: socklen_t) {
         self.storage = storage
         self.length = length
     }
@@ -18,7 +21,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public func hash(into h: inout Hasher) { h.combine(description) }
 
     /// Parses `host:port` or `[v6]:port`; a hostname is resolved now (getaddrinfo, blocking).
-    public static func resolve(_ text: String) throws(AddressError) -> SocketAddress {
+    package static func resolve(_ text: String) throws(AddressError) -> SocketAddress {
         let (host, port) = try split(text)
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -45,7 +48,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Splits `host:port`; checks the port is 0...65535.
-    public static func split(_ text: String) throws(AddressError) -> (host: String, port: Int) {
+    package static func split(_ text: String) throws(AddressError) -> (host: String, port: Int) {
         var host: Substring
         var portText: Substring
         if text.hasPrefix("[") {
@@ -68,7 +71,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return (String(host), port)
     }
 
-    public var family: Int32 { Int32(storage.ss_family) }
+    package var family: Int32 { Int32(storage.ss_family) }
 
     public var port: Int {
         withUnsafeBytes(of: storage) { raw in
@@ -97,11 +100,11 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// True for 0.0.0.0 and [::] (every local address).
-    public var isWildcard: Bool { host == "0.0.0.0" || host == "::" }
+    package var isWildcard: Bool { host == "0.0.0.0" || host == "::" }
 
     /// Would binding both fail or share one port: the same port (not 0) on the same address,
     /// or on a wildcard address (which also covers IPv4 for [::]).
-    public static func overlap(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
+    package static func overlap(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
         guard a.port != 0, a.port == b.port else { return false }
         return a == b || a.isWildcard || b.isWildcard
     }
@@ -112,7 +115,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// An address that does not parse or resolve.
-public struct AddressError: Error, Sendable, CustomStringConvertible {
-    public let message: String
-    public var description: String { message }
+package struct AddressError: Error, Sendable, CustomStringConvertible {
+    package let message: String
+    package var description: String { message }
 }

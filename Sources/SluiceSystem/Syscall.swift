@@ -2,11 +2,14 @@ import CSluiceLinux
 import Glibc
 
 /// A failed system call: the call's name and errno.
+///
+/// Public: the throwing entry points of `SluiceProxy` and `SluiceBackend` (`ProxyServer.start()`,
+/// `DemoBackend.start(port:)`) throw it.
 public struct SystemError: Error, CustomStringConvertible, Sendable {
     public let call: StaticString
     public let errno: Int32
 
-    public init(call: StaticString, errno: Int32) {
+    @usableFromInline package init(call: StaticString, errno: Int32) {
         self.call = call
         self.errno = errno
     }
@@ -17,7 +20,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The outcome of a non-blocking call: a value, or "try again when ready".
-public enum IOResult<T>: Sendable where T: Sendable {
+@usableFromInline package enum IOResult<T>: Sendable where T: Sendable {
     case done(T)
     case wouldBlock
 }
@@ -26,9 +29,11 @@ public enum IOResult<T>: Sendable where T: Sendable {
 ///
 /// EINTR is retried, EAGAIN becomes `.wouldBlock`, EBADF and EFAULT trap (they are
 /// bugs in Sluice, not conditions), anything else throws `SystemError`.
-/// `@inline(__always)` keeps errno readable right after the call.
-@inline(__always)
-public func syscall(_ name: StaticString, _ body: () -> Int) throws(SystemError) -> IOResult<Int> {
+/// `@inline(__always)` keeps errno readable right after the call; `@inlinable` lets the
+/// socket calls of other modules inline it as before (a `package` function is not inlined
+/// across modules otherwise: default cross-module optimization serializes public ones only).
+@inlinable @inline(__always)
+package func syscall(_ name: StaticString, _ body: () -> Int) throws(SystemError) -> IOResult<Int> {
     while true {
         let rc = body()
         if rc >= 0 { return .done(rc) }
@@ -43,8 +48,8 @@ public func syscall(_ name: StaticString, _ body: () -> Int) throws(SystemError)
 }
 
 /// Like `syscall` for calls that cannot would-block (setup calls).
-@inline(__always)
-public func syscallValue(_ name: StaticString, _ body: () -> Int) throws(SystemError) -> Int {
+@inlinable @inline(__always)
+package func syscallValue(_ name: StaticString, _ body: () -> Int) throws(SystemError) -> Int {
     switch try syscall(name, body) {
     case .done(let v): return v
     case .wouldBlock: throw SystemError(call: name, errno: EAGAIN)

@@ -1,4 +1,4 @@
-import SluiceSystem
+import SluiceBuffers
 import Testing
 
 @testable import SluiceHTTP

@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include <time.h>
 #include <pthread.h>
-#include <sched.h>
 
 /// accept4 is hidden behind _GNU_SOURCE in Glibc's module map.
 int csluice_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
@@ -26,8 +25,6 @@ int csluice_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 int csluice_errno(void);
 /// Blocks every signal sluice handles through signalfd in the calling thread (inherited by threads it starts).
 int csluice_block_signals(sigset_t *set);
-/// Pins the calling thread to one CPU.
-int csluice_pin_to_cpu(int cpu);
 
 static inline uint32_t csluice_EPOLLIN(void) { return EPOLLIN; }
 static inline uint32_t csluice_EPOLLOUT(void) { return EPOLLOUT; }

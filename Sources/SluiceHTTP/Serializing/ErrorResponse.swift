@@ -1,4 +1,4 @@
-import SluiceSystem
+import SluiceBuffers
 
 /// Sluice's own answer when it cannot forward a request: a short plain-text response that
 /// closes the connection (RFC 9110 §15). Pure, no allocation.

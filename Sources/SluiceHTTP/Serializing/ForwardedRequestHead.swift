@@ -1,4 +1,4 @@
-import SluiceSystem
+import SluiceBuffers
 
 /// The request head as a proxy forwards it (RFC 9110 §7.6), written into a buffer.
 ///

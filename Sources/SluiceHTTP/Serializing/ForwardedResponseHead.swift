@@ -1,4 +1,4 @@
-import SluiceSystem
+import SluiceBuffers
 
 /// How a response body goes to the client after the proxy re-frames it.
 package enum ClientBodyMode: Equatable, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceBuffers
 import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem

@@ -1,4 +1,4 @@
-import SluiceSystem
+import SluiceBuffers
 
 /// A worker's free list of I/O buffers, so idle connections hold none.
 ///

@@ -1,4 +1,5 @@
 import SluiceBalancing
+import SluiceBuffers
 import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem

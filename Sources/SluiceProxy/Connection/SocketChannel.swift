@@ -1,3 +1,4 @@
+import SluiceBuffers
 import SluiceEventLoop
 import SluiceSystem
 import SluiceTLS

@@ -1,4 +1,5 @@
 import SluiceBalancing
+import SluiceBuffers
 import SluiceConfig
 import SluiceEventLoop
 import SluiceHTTP

@@ -15,7 +15,6 @@ struct RequestView: Equatable {
     var keepAlive: Bool
     var upgradeIndex: Int
     var connectionNamesFields: Bool
-    var hasRequestId: Bool
     /// `connectionNames(field:)` for each field.
     var namedByConnection: [Bool]
 }
@@ -91,7 +90,7 @@ private func check(_ h: RequestHead, _ p: UnsafeRawBufferPointer, _ length: Int,
         method: h.method, methodName: methodName, target: Array(p[h.targetStart..<h.targetEnd]),
         path: Array(p[h.pathStart..<h.pathEnd]), authority: Array(p[h.authorityStart..<h.authorityEnd]),
         isHTTP11: h.isHTTP11, fields: fields, hostIndex: h.hostIndex, framing: h.framing, keepAlive: h.keepAlive,
-        upgradeIndex: h.upgradeIndex, connectionNamesFields: h.connectionNamesFields, hasRequestId: h.hasRequestId,
+        upgradeIndex: h.upgradeIndex, connectionNamesFields: h.connectionNamesFields,
         namedByConnection: named)
 }
 
