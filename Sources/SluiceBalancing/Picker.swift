@@ -13,14 +13,16 @@ package protocol Picker {
     /// One step of the algorithm among the members `eligibility` admits; nil when none is.
     /// `key` is the request's hash key (only `Maglev` reads it); `random` the worker's generator.
     mutating func pick<V: BackendView>(_ eligibility: Eligibility, in view: V, key: UInt64, random: inout FastRandom) -> Int?
+    /// Whether `pick` would find a member, without moving any state (asking never skews the
+    /// weighted split). The default scans the members: O(members).
+    func hasEligible<V: BackendView>(_ eligibility: Eligibility, in view: V) -> Bool
     /// Member `i` now weighs `weight` (slow start's ramp). In place: no allocation once the
     /// table is this worker's own.
     mutating func weightChanged(_ weight: Int, at i: Int)
 }
 
 extension Picker {
-    /// Whether `pick` would find a member, without moving any state (asking never skews the
-    /// weighted split). A scan of the members: O(members).
+    /// A scan of the members with weight: O(members).
     @inline(__always)
     package func hasEligible<V: BackendView>(_ eligibility: Eligibility, in view: V) -> Bool {
         for i in 0..<count where weight(at: i) > 0 && eligibility.admits(i, view) { return true }
@@ -72,6 +74,17 @@ package enum Balancer: Picker {
         case .leastRequest(let p): return p.pick(eligibility, in: view, random: &random)
         case .hash(let p): return p.pick(eligibility, in: view, key: key)
         case .empty: return nil
+        }
+    }
+
+    /// One switch, then the algorithm's own scan.
+    package func hasEligible<V: BackendView>(_ eligibility: Eligibility, in view: V) -> Bool {
+        switch self {
+        case .roundRobin(let p): return p.hasEligible(eligibility, in: view)
+        case .random(let p): return p.hasEligible(eligibility, in: view)
+        case .leastRequest(let p): return p.hasEligible(eligibility, in: view)
+        case .hash(let p): return p.hasEligible(eligibility, in: view)
+        case .empty: return false
         }
     }
 

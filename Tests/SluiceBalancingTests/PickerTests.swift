@@ -111,5 +111,11 @@ import Testing
         var empty = Balancer.empty
         #expect(counts(&empty, everything, TestBackends(count: 0), n: 3) == [3])
         #expect(!Balancer.empty.hasEligible(everything, in: TestBackends(count: 0)))
+        var view = TestBackends(count: 2)
+        view.available[0] = false
+        let healthyOnly = Eligibility(filter: .available, now: 0)
+        #expect(b.hasEligible(healthyOnly, in: view))
+        #expect(!b.hasEligible(Eligibility(filter: .available, tried: [1], now: 0), in: view))
+        #expect(Balancer.hash(Maglev(names: ["a", "b"], weights: [1, 0])).hasEligible(healthyOnly, in: view) == false)
     }
 }
