@@ -98,8 +98,8 @@ final class Worker: @unchecked Sendable {
         if justFailedUntil.count < snap.backendCount {
             justFailedUntil.append(contentsOf: repeatElement(0, count: snap.backendCount - justFailedUntil.count))
         }
-        // Weights × SlowStart.scale, so slow start can ramp fractionally (the picks of a
-        // smooth round robin do not change when every weight is multiplied by one factor).
+        // Weights × SlowStart.scale, so slow start can ramp fractionally (no algorithm's
+        // split changes when every weight is multiplied by one factor).
         balancers = snap.clusters.map { c in c.tiers.indices.map { Self.balancer(c, tier: $0, scaled: true) } }
         for (i, name) in metrics.clusters.enumerated() where i < shedCounts.count {
             carriedShed[name, default: Array(repeating: 0, count: ShedReason.allCases.count)] =
