@@ -36,24 +36,3 @@ public struct HealthCounter: Sendable, Equatable {
         return nil
     }
 }
-
-/// How a cluster's load divides between its primary and standby tiers
-/// (Envoy's priority load with an overprovisioning factor).
-public struct TierShare: Sendable, Equatable {
-    /// Fraction of requests for the standby tier (0...1).
-    public let standby: Double
-    /// No backend of either tier is healthy: `when_all_down` decides.
-    public let allDown: Bool
-
-    /// `healthyPrimary` and `totalPrimary` are sums of weights.
-    public init(healthyPrimary: Int, totalPrimary: Int, standbyAvailable: Bool, overprovisioning: Double) {
-        guard totalPrimary > 0 else {
-            standby = standbyAvailable ? 1 : 0
-            allDown = !standbyAvailable && healthyPrimary == 0
-            return
-        }
-        let primaryLoad = min(1.0, overprovisioning * Double(healthyPrimary) / Double(totalPrimary))
-        standby = standbyAvailable ? 1 - primaryLoad : 0
-        allDown = healthyPrimary == 0 && !standbyAvailable
-    }
-}

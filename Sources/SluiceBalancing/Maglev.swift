@@ -8,11 +8,12 @@ public struct Maglev: Sendable {
     /// Table size: a prime well above members × 100 for an even spread.
     public static let tableSize = 65_537
     let table: [Int32]
-    let count: Int
+    /// The weights the table was built from (a member absent from this tier weighs 0).
+    let weights: [Int]
 
     /// `names` seed each member's permutation, so a member keeps its entries across reloads.
     public init(names: [String], weights: [Int]) {
-        count = names.count
+        self.weights = weights
         let m = Self.tableSize
         guard !names.isEmpty, weights.contains(where: { $0 > 0 }) else {
             table = []
@@ -52,7 +53,7 @@ public struct Maglev: Sendable {
         let m = table.count
         var slot = Int(key % UInt64(m))
         // Walking the table finds every member quickly; bound the walk for the all-ineligible case.
-        for _ in 0..<min(m, 64 * max(count, 1)) {
+        for _ in 0..<min(m, 64 * max(weights.count, 1)) {
             let i = Int(table[slot])
             if eligible(i) { return i }
             slot += 1
@@ -80,4 +81,26 @@ public struct Maglev: Sendable {
     public static func hash(_ bytes: [UInt8], seed: UInt64 = 0) -> UInt64 {
         bytes.withUnsafeBytes { hash($0, seed: seed) }
     }
+}
+
+extension Maglev: Picker {
+    package var count: Int { weights.count }
+
+    @inline(__always)
+    package func weight(at i: Int) -> Int { weights[i] }
+
+    /// The owner of `key`'s slot, or the next eligible owner along the table.
+    @inline(__always)
+    package func pick<V: BackendView>(_ eligibility: Eligibility, in view: V, key: UInt64) -> Int? {
+        pick(key: key, where: { eligibility.admits($0, view) })
+    }
+
+    @inline(__always)
+    package mutating func pick<V: BackendView>(_ eligibility: Eligibility, in view: V, key: UInt64, random: inout FastRandom) -> Int? {
+        pick(eligibility, in: view, key: key)
+    }
+
+    /// Ignored: the table keeps the weights it was built with, so slow start's ramp does not
+    /// move keys between members (a reload rebuilds it).
+    package func weightChanged(_ weight: Int, at i: Int) {}
 }

@@ -16,3 +16,37 @@ public enum SlowStart {
         return max(1, Int((Double(full) * fraction).rounded()))
     }
 }
+
+extension SlowStart {
+    /// How often a worker re-applies a ramp (a health change applies at once).
+    package static let period: UInt64 = 100_000_000
+
+    /// `weight` under a slow start of `duration` at `now`, in units of 1/`scale`, for a member
+    /// that (re)joined rotation at `joinedAt` (the later of joining and the end of an
+    /// ejection; 0: in rotation since the process started, so at full weight).
+    @inline(__always)
+    package static func rampedWeight(_ weight: Int, joinedAt: UInt64, now: UInt64, duration: UInt64) -> Int {
+        guard duration > 0, joinedAt > 0 else { return weight * scale }
+        return scaledWeight(weight, elapsed: now > joinedAt ? now - joinedAt : 0, duration: duration)
+    }
+}
+
+/// When a worker re-applies one cluster's slow-start ramp to its pickers: every
+/// `SlowStart.period`, or at once when the health generation moved (a backend rejoined).
+///
+/// Loop thread only; one comparison per pick.
+package struct SlowStartRamp: Sendable, Equatable {
+    private var checkedAt: UInt64 = 0
+    private var generation: UInt64 = .max
+
+    package init() {}
+
+    /// Whether the ramp is due at `now` under health generation `g`; if so, it counts as applied.
+    @inline(__always)
+    package mutating func due(now: UInt64, generation g: UInt64) -> Bool {
+        guard now &- checkedAt >= SlowStart.period || generation != g else { return false }
+        checkedAt = now
+        generation = g
+        return true
+    }
+}

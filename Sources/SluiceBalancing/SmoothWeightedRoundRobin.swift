@@ -42,3 +42,20 @@ public struct SmoothWeightedRoundRobin: Sendable {
     @inline(__always)
     public mutating func next() -> Int? { next { _ in true } }
 }
+
+extension SmoothWeightedRoundRobin: Picker {
+    package var count: Int { weights.count }
+
+    @inline(__always)
+    package func weight(at i: Int) -> Int { weights[i] }
+
+    /// Round robin's step: every eligible member earns its weight, the richest is taken.
+    /// With nothing to filter (`admitsAll`) the test per member is skipped. O(members).
+    @inline(__always)
+    package mutating func pick<V: BackendView>(_ eligibility: Eligibility, in view: V, key: UInt64, random: inout FastRandom) -> Int? {
+        if eligibility.admitsAll { return next() }
+        return next { eligibility.admits($0, view) }
+    }
+
+    package mutating func weightChanged(_ weight: Int, at i: Int) { setWeight(weight, at: i) }
+}

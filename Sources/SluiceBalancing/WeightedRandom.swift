@@ -2,7 +2,7 @@
 ///
 /// Pure value; the caller supplies the random numbers (each worker has its own generator).
 public struct WeightedRandom: Sendable {
-    let cumulative: [Int]
+    private(set) var cumulative: [Int]
     public var total: Int { cumulative.last ?? 0 }
 
     public init(weights: [Int]) {
@@ -43,6 +43,31 @@ public struct WeightedRandom: Sendable {
             if w > 0 && eligible(i) { return i }
         }
         return nil
+    }
+}
+
+extension WeightedRandom: Picker {
+    package var count: Int { cumulative.count }
+
+    @inline(__always)
+    package func weight(at i: Int) -> Int { cumulative[i] - (i > 0 ? cumulative[i - 1] : 0) }
+
+    /// A weighted draw among the eligible members (see `pick(where:random:)`).
+    @inline(__always)
+    package func pick<V: BackendView>(_ eligibility: Eligibility, in view: V, random: inout FastRandom) -> Int? {
+        pick(where: { eligibility.admits($0, view) }, random: { random.next() })
+    }
+
+    @inline(__always)
+    package mutating func pick<V: BackendView>(_ eligibility: Eligibility, in view: V, key: UInt64, random: inout FastRandom) -> Int? {
+        pick(eligibility, in: view, random: &random)
+    }
+
+    /// Shifts the cumulative weights from member `i` on: O(members), in place.
+    package mutating func weightChanged(_ weight: Int, at i: Int) {
+        let delta = max(0, weight) - self.weight(at: i)
+        guard delta != 0 else { return }
+        for k in i..<cumulative.count { cumulative[k] += delta }
     }
 }
 

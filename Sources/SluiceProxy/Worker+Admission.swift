@@ -15,28 +15,29 @@ enum ShedReason: Int, CaseIterable {
     }
 }
 
-/// A cluster's waiting room on one worker (DESIGN §2 `limits`): FIFO, bounded, CoDel.
+/// A cluster's waiting room on one worker (DESIGN §2 `limits`): the waiting sessions, oldest
+/// first; what happens to them is `AdmissionRules` (bounded FIFO, CoDel).
 struct AdmissionQueue {
-    var waiters = Deque<ClientSession>()
-    var codel: QueueCoDel
+    var waiters = Deque<ClientConnection>()
+    var rules: AdmissionRules
 
-    init(target: UInt64) { codel = QueueCoDel(target: target) }
+    init(capacity: Int, target: UInt64) { rules = AdmissionRules(capacity: capacity, target: target) }
 }
 
 extension Worker {
     /// Parks `s` until a backend of `c` has a free slot; false when the queue is full.
     /// Loop thread only.
-    func enqueue(_ s: ClientSession, _ c: ClusterRuntime) -> Bool {
+    func enqueue(_ s: ClientConnection, _ c: ClusterRuntime) -> Bool {
         guard c.index < queues.count, snapshot.clusters[c.index] === c else { return false }
         expireStanding(c)
-        guard queues[c.index].waiters.count < c.perWorkerQueue else { return false }
+        guard queues[c.index].rules.admits(waiting: queues[c.index].waiters.count) else { return false }
         s.queuedAt = loop.now
         queues[c.index].waiters.append(s)
         return true
     }
 
     /// Removes `s` from its queue (timeout, client gone).
-    func dequeue(_ s: ClientSession) {
+    func dequeue(_ s: ClientConnection) {
         guard let c = s.cluster, c.index < queues.count else { return }
         if let k = queues[c.index].waiters.firstIndex(where: { $0 === s }) { queues[c.index].waiters.remove(at: k) }
         s.queuedAt = 0
@@ -49,16 +50,22 @@ extension Worker {
         defer { dispatching = false }
         expireStanding(c)
         while let s = queues[c.index].waiters.first {
-            if s.phase != .exchange || s.queuedAt == 0 {
+            let next = queues[c.index].rules.next(stillWaiting: s.phase == .exchange && s.queuedAt != 0) {
+                hasEligibleBackend(c, excluding: s.tried)
+            }
+            switch next {
+            case .discard:
                 queues[c.index].waiters.removeFirst()
                 continue
+            case .wait:
+                return
+            case .dispatch:
+                queues[c.index].waiters.removeFirst()
+                queues[c.index].rules.dispatched(sojourn: loop.now &- s.queuedAt, now: loop.now)
+                s.queuedAt = 0
+                s.connectToBackend()
+                s.drive()
             }
-            guard hasEligibleBackend(c, excluding: s.tried) else { break }
-            queues[c.index].waiters.removeFirst()
-            queues[c.index].codel.dequeued(sojourn: loop.now &- s.queuedAt, now: loop.now)
-            s.queuedAt = 0
-            s.connectToBackend()
-            s.drive()
         }
     }
 
@@ -66,8 +73,8 @@ extension Worker {
     func expireStanding(_ c: ClusterRuntime) {
         let now = loop.now
         let oldest = queues[c.index].waiters.first.map { now &- $0.queuedAt }
-        queues[c.index].codel.roll(now, oldestWaiting: oldest)
-        while let s = queues[c.index].waiters.first, queues[c.index].codel.shouldShed(age: now &- s.queuedAt) {
+        queues[c.index].rules.roll(now: now, oldestAge: oldest)
+        while let s = queues[c.index].waiters.first, queues[c.index].rules.shedsOldest(age: now &- s.queuedAt) {
             queues[c.index].waiters.removeFirst()
             s.queuedAt = 0
             s.shed(.overload)
@@ -79,7 +86,7 @@ extension Worker {
     /// goes on), or get 503 when their cluster is gone; then free slots are handed out.
     func flushQueues() {
         let all = queues.flatMap { $0.waiters }
-        queues = snapshot.clusters.map { AdmissionQueue(target: $0.config.limits?.queueTarget ?? 0) }
+        queues = snapshot.clusters.map { AdmissionQueue(capacity: $0.perWorkerQueue, target: $0.config.limits?.queueTarget ?? 0) }
         for s in all where s.phase == .exchange && s.queuedAt != 0 {
             if let name = s.cluster?.name, let nc = snapshot.clusters.first(where: { $0.name == name }), nc.limited {
                 s.cluster = nc

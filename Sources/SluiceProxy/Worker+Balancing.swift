@@ -6,19 +6,32 @@ import SluiceSystem
 import SluiceTLS
 import Synchronization
 
-/// How a pick filters backends (see `Worker.pickPlan`).
-struct PickPlan {
-    enum Filter { case none, adminActive, available }
-    /// Tiers to try in order; -1: none.
-    var first: Int
-    var second: Int
-    var filter: Filter
-    /// Skip backends that just failed on this worker (failover picks).
-    var avoidJustFailed: Bool
+/// A worker's view of one cluster's backends for the pure balancing decisions
+/// (`SluiceBalancing.BackendView`): shared health atomics, this worker's requests in flight
+/// and recent failures. Built per pick from references (no copy, no allocation).
+struct WorkerBackends: BackendView {
+    let backends: [BackendRuntime]
+    /// Requests in flight per backend id, on this worker.
+    let inFlight: [Int]
+    /// Per backend id: until when it counts as "just failed" on this worker.
+    let justFailedUntil: [UInt64]
+
+    @inline(__always)
+    func isAvailable(_ i: Int, at now: UInt64) -> Bool { backends[i].health.isAvailable(at: now) }
+
+    @inline(__always)
+    func isAdminActive(_ i: Int) -> Bool { backends[i].health.adminState == .active }
+
+    @inline(__always)
+    func active(_ i: Int) -> Int { inFlight[backends[i].id] }
+
+    @inline(__always)
+    func justFailed(_ i: Int, at now: UInt64) -> Bool { justFailedUntil[backends[i].id] > now }
 }
 
-/// Balancing on a worker: which tier and backend a request goes to (DESIGN §3 failover),
-/// slow-start ramps, passive health. Loop thread only.
+/// Balancing on a worker: which tier and backend a request goes to (DESIGN §3 failover).
+/// Thin adapters: the decisions are `TierSelector`, `Eligibility` and the cluster's `Balancer`
+/// in SluiceBalancing; this holds the per-worker state they run on. Loop thread only.
 extension Worker {
 
     /// The cluster (an index of `listener.snapshot`) for `route`; a split picks by weight.
@@ -36,17 +49,18 @@ extension Worker {
     /// the balancer: to ask whether a pick would succeed, use `hasEligibleBackend`.
     /// `respectLimits: false` asks whether a backend would be available but for `limits`.
     /// `after` is the backend whose connect failed or reset just now: the pick is then a
-    /// failover pick (see `pickPlan`).
+    /// failover pick (see `TierSelector.plan`).
     func pickBackend(
         _ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64, respectLimits: Bool = true, after failed: BackendRuntime? = nil
     ) -> Int? {
-        let limit = respectLimits ? c.perWorkerBackendLimit : .max
         if c.slowStart > 0 { applyRamp(c) }
         let plan = pickPlan(c, after: failed, draw: true)
         guard plan.first >= 0 else { return nil }
-        if let i = pick(c, tier: plan.first, tried: tried, hashKey: hashKey, plan: plan, limit: limit) { return i }
+        let e = plan.eligibility(tried: tried, limit: respectLimits ? c.perWorkerBackendLimit : .max, now: loop.now)
+        let view = backendView(c)
+        if let i = pick(c, tier: plan.first, e, view, hashKey: hashKey) { return i }
         guard plan.second >= 0 else { return nil }
-        return pick(c, tier: plan.second, tried: tried, hashKey: hashKey, plan: plan, limit: limit)
+        return pick(c, tier: plan.second, e, view, hashKey: hashKey)
     }
 
     /// Whether `pickBackend` with the same arguments would find a backend, without picking one:
@@ -54,86 +68,37 @@ extension Worker {
     func hasEligibleBackend(
         _ c: ClusterRuntime, excluding tried: [Int], respectLimits: Bool = true, after failed: BackendRuntime? = nil
     ) -> Bool {
-        let limit = respectLimits ? c.perWorkerBackendLimit : .max
         if c.slowStart > 0 { applyRamp(c) }
         let plan = pickPlan(c, after: failed, draw: false)
-        let now = loop.now
+        let e = plan.eligibility(tried: tried, limit: respectLimits ? c.perWorkerBackendLimit : .max, now: loop.now)
+        let view = backendView(c)
         for k in 0..<2 {
             let tier = k == 0 ? plan.first : plan.second
-            guard tier >= 0 else { continue }
-            let t = tables(c, tier: tier)
-            for i in c.backends.indices
-            where isEligible(c, i, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now) {
+            if tier >= 0,
+                isCurrent(c) ? balancers[c.index][tier].hasEligible(e, in: view) : e.first(among: c.tiers[tier].weights, view) != nil
+            {
                 return true
             }
         }
         return false
     }
 
-    /// Which tiers a pick tries, in order (-1: none), and how it filters backends.
-    ///
-    /// - Nothing can take a backend out (no health check, no outlier detection, no admin
-    ///   override anywhere): the primaries, unfiltered.
-    /// - Every backend is out (`allDown`): `fail_open` tries primaries, then standby, that
-    ///   failed their checks or were ejected, but never one an operator drained or disabled
-    ///   (HAProxy's MAINT); `reject` tries nothing.
-    /// - A failover pick (a retry after a connect failure or a reset, or the replay of a stale
-    ///   keep-alive connection) stays in the failed backend's tier unless more than half of that
-    ///   tier's available weight just failed on this worker; backends that just failed are not
-    ///   tried again (`justFailedUntil`), so it moves on to the other tier before health checks
-    ///   have noticed an outage.
-    /// - Otherwise the failover share decides the tier (`draw: false` skips the random draw and
-    ///   lists both tiers: a pick falls back to the other tier anyway), except that while more
-    ///   than half of the primaries' weight just failed on this worker, the standby tier comes
-    ///   first.
-    func pickPlan(_ c: ClusterRuntime, after failed: BackendRuntime?, draw: Bool) -> PickPlan {
-        guard failed != nil || c.filtered || shared.registry.hasAdminOverrides || loop.now < justFailedAny else {
-            return PickPlan(first: ClusterRuntime.primary, second: -1, filter: .none, avoidJustFailed: false)
-        }
-        let share = tierShare(c)
-        if share.allDown {
-            guard c.config.failover.whenAllDown == .failOpen else {
-                return PickPlan(first: -1, second: -1, filter: .none, avoidJustFailed: false)
-            }
-            return PickPlan(
-                first: ClusterRuntime.primary, second: ClusterRuntime.standby, filter: .adminActive, avoidJustFailed: failed != nil)
-        }
-        if let failed {
-            let own = failed.isStandby ? ClusterRuntime.standby : ClusterRuntime.primary
-            let first = tierMostlyJustFailed(c, tier: own) ? 1 - own : own
-            return PickPlan(first: first, second: 1 - first, filter: .available, avoidJustFailed: true)
-        }
-        var tier = ClusterRuntime.primary
-        if draw && share.standby > 0 && (share.standby >= 1 || Double(random.next() >> 11) * 0x1p-53 < share.standby) {
-            tier = ClusterRuntime.standby
-        }
-        // Local evidence beats stale checks: while most of the primaries just failed here,
-        // new requests start on the standby tier instead of paying a failed connect first.
-        if tier == ClusterRuntime.primary && c.hasStandby && loop.now < justFailedAny
-            && tierMostlyJustFailed(c, tier: ClusterRuntime.primary)
-        {
-            tier = ClusterRuntime.standby
-        }
-        return PickPlan(first: tier, second: 1 - tier, filter: .available, avoidJustFailed: false)
-    }
-
-    /// More than half of the available weight of `tier` had a connect failure or a reset on this
-    /// worker within the last `justFailedWindow`: the tier looks down, whatever its checks say.
-    func tierMostlyJustFailed(_ c: ClusterRuntime, tier: Int) -> Bool {
+    /// Which tiers a pick tries, in order, and how it filters (`TierSelector`); `draw: false`
+    /// keeps the random draw (and so the split) untouched.
+    func pickPlan(_ c: ClusterRuntime, after failed: BackendRuntime?, draw: Bool) -> TierPlan {
         let now = loop.now
-        let weights = c.tiers[tier].weights
-        var available = 0
-        var failed = 0
-        for (i, b) in c.backends.enumerated() where weights[i] > 0 && b.health.isAvailable(at: now) {
-            available += weights[i]
-            if justFailedUntil[b.id] > now { failed += weights[i] }
-        }
-        return available > 0 && failed * 2 > available
+        let recent = now < justFailedAny
+        guard
+            TierSelector<WorkerBackends>.needsPlan(
+                afterFailure: failed != nil, backendsCanLeave: c.filtered || shared.registry.hasAdminOverrides, recentFailure: recent)
+        else { return .unfiltered }
+        return tierSelector(c).plan(
+            share: tierShare(c), failedTier: failed.map(tier(of:)), recentFailure: recent, draw: draw, random: &random)
     }
 
     /// Whether a failover pick after `failed` starts on the other tier (its own looks down).
     func leavesTier(_ c: ClusterRuntime, after failed: BackendRuntime) -> Bool {
-        c.hasStandby && tierMostlyJustFailed(c, tier: failed.isStandby ? ClusterRuntime.standby : ClusterRuntime.primary)
+        tierSelector(c).leavesTier(tier(of: failed))
     }
 
     /// Remembers on this worker that `b` refused a connection or reset one before answering:
@@ -147,48 +112,39 @@ extension Worker {
     /// How long a backend that failed a connect or reset counts as "just failed" for retries.
     static let justFailedWindow: UInt64 = 1_000_000_000
 
+    /// The failover split of `c`, from this worker's cache (`TierShares`).
     func tierShare(_ c: ClusterRuntime) -> TierShare {
-        let g = shared.registry.currentGeneration
         let now = loop.now
-        // Ejections end by the clock, not by an event: while any were made, refresh every 100 ms.
-        let timed = shared.registry.ejectionsMade.load(ordering: .relaxed) > 0 && now >= sharesValidUntil
-        if g != sharesGeneration || shares.count != snapshot.clusters.count || timed {
-            shares = snapshot.clusters.map { $0.tierShare(now: now) }
-            sharesGeneration = g
-            sharesValidUntil = now &+ 100_000_000
-        }
-        guard c.index < shares.count, snapshot.clusters[c.index] === c else { return c.tierShare(now: now) }
-        return shares[c.index]
+        let clusters = snapshot.clusters
+        shares.refresh(
+            generation: shared.registry.currentGeneration, clusters: clusters.count,
+            ejectionsMade: shared.registry.ejectionsMade.load(ordering: .relaxed) > 0, now: now
+        ) { clusters[$0].tierShare(now: now) }
+        guard isCurrent(c) else { return c.tierShare(now: now) }
+        return shares.shares[c.index]
     }
 
-    /// Slow start: every 100 ms while a backend of `c` ramps, its weight in this worker's round
-    /// robin and random tables follows `SlowStart`, in units of 1/`SlowStart.scale` (Maglev
-    /// keeps full weights: consistent hashing should not move keys as weights ramp).
+    /// Slow start: while a backend of `c` ramps, its weight in this worker's round robin,
+    /// random and least-request pickers follows `SlowStart`, in units of 1/`SlowStart.scale`
+    /// (Maglev keeps full weights: consistent hashing should not move keys as weights ramp).
+    /// Re-applied when `SlowStartRamp` says so (every 100 ms, or at once on a health change).
     func applyRamp(_ c: ClusterRuntime) {
-        guard c.index < rampCheckedAt.count, snapshot.clusters[c.index] === c else { return }
+        guard c.index < ramps.count, isCurrent(c),
+            ramps[c.index].due(now: loop.now, generation: shared.registry.currentGeneration)
+        else { return }
         let now = loop.now
-        let generation = shared.registry.currentGeneration
-        // A health change (a backend rejoining) applies at once; the ramp itself every 100 ms.
-        guard now &- rampCheckedAt[c.index] >= 100_000_000 || rampGeneration[c.index] != generation else { return }
-        rampCheckedAt[c.index] = now
-        rampGeneration[c.index] = generation
-        var ramping = false
-        var tables: [TierTables] = []
         for (k, tier) in c.tiers.enumerated() {
-            var weights = tier.weights.map { $0 * SlowStart.scale }
-            for i in weights.indices where weights[i] > 0 {
-                let w = c.backends[i].health.rampedScaledWeight(tier.weights[i], now: now, slowStart: c.slowStart)
-                if w != weights[i] { ramping = true }
-                weights[i] = w
-                balancers[c.index][k].setWeight(w, at: i)
+            for (i, b) in c.backends.enumerated() where tier.weights[i] > 0 {
+                let joined = max(b.health.joinedAt.load(ordering: .relaxed), b.health.ejectedUntil.load(ordering: .relaxed))
+                let w = SlowStart.rampedWeight(tier.weights[i], joinedAt: joined, now: now, duration: c.slowStart)
+                if w != balancers[c.index][k].weight(at: i) { balancers[c.index][k].weightChanged(w, at: i) }
             }
-            tables.append(TierTables(weights: weights, names: [], hash: false))
         }
-        rampedTables[c.index] = ramping ? tables : nil
     }
 
     /// Passive health: one request's outcome at `b` (DESIGN §2 outlier_detection: connect
-    /// failures, resets, response timeouts and any 5xx count as failures).
+    /// failures, resets, response timeouts and any 5xx count as failures). The decision is
+    /// `OutlierPolicy.decide`; this applies it to the backend's shared atomics.
     func recordOutcome(_ c: ClusterRuntime, _ b: BackendRuntime, success: Bool) {
         guard let policy = c.outlier else { return }
         let h = b.health
@@ -197,109 +153,98 @@ extension Worker {
             return
         }
         let now = loop.now
-        // Failures of requests that were already in flight when it was ejected say nothing new:
-        // an ejected backend is not ejected again (and its time does not double) until it is back.
-        if h.isEjected(at: now) { return }
+        guard policy.countsFailure(ejected: h.isEjected(at: now)) else { return }
         let n = h.consecutiveFailures.wrappingAdd(1, ordering: .relaxed).newValue
-        // The worker that resets the count from the threshold is the one that ejects.
-        guard n >= policy.consecutiveFailures,
+        // The worker that resets the count from the threshold is the one that decides.
+        guard policy.reachesThreshold(n),
             h.consecutiveFailures.compareExchange(expected: n, desired: 0, ordering: .relaxed).exchanged
         else { return }
-        let tier = c.backends.filter { $0.isStandby == b.isStandby }
-        let ejected = tier.filter { $0.health.isEjected(at: now) }.count
-        guard policy.mayEject(alreadyEjected: ejected, tierSize: tier.count) else {
-            // Once per 10 s per backend, not once per failed request.
-            let last = h.refusedEjectionLoggedAt.load(ordering: .relaxed)
-            if last == 0 || now &- last >= 10_000_000_000,
-                h.refusedEjectionLoggedAt.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
-            {
+        let history = EjectionHistory(
+            streak: h.ejectionStreak.load(ordering: .relaxed), lastEnd: h.ejectedUntil.load(ordering: .relaxed),
+            lastWarning: h.refusedEjectionLoggedAt.load(ordering: .relaxed))
+        var tierSize = 0
+        for o in c.backends where o.isStandby == b.isStandby { tierSize += 1 }
+        let decision = policy.decide(failures: n, history: history, tierSize: tierSize, now: now) {
+            var ejected = 0
+            for o in c.backends where o.isStandby == b.isStandby && o.health.isEjected(at: now) { ejected += 1 }
+            return ejected
+        }
+        switch decision {
+        case .nothing: return
+        case .refused(let warn):
+            if warn, h.refusedEjectionLoggedAt.compareExchange(expected: history.lastWarning, desired: now, ordering: .relaxed).exchanged {
                 shared.logger.warning(
                     "outlier not ejected: max_ejected reached", metadata: ["cluster": "\(c.name)", "backend": "\(b.name)"])
             }
-            return
+        case .eject(let duration, let streak):
+            h.ejectionStreak.store(streak, ordering: .relaxed)
+            h.ejections.wrappingAdd(1, ordering: .relaxed)
+            h.ejectedUntil.store(now &+ duration, ordering: .relaxed)
+            shared.registry.ejectionsMade.wrappingAdd(1, ordering: .relaxed)
+            shared.registry.healthChanged()
+            shared.logger.notice(
+                "backend ejected",
+                metadata: [
+                    "cluster": "\(c.name)", "backend": "\(b.name)", "failures": "\(n)", "seconds": "\(Double(duration) / 1e9)",
+                ])
         }
-        let lastEnd = h.ejectedUntil.load(ordering: .relaxed)
-        let previous = policy.streak(h.ejectionStreak.load(ordering: .relaxed), lastEnd: lastEnd, now: now)
-        h.ejectionStreak.store(previous + 1, ordering: .relaxed)
-        h.ejections.wrappingAdd(1, ordering: .relaxed)
-        let duration = policy.ejectionTime(previousEjections: previous)
-        h.ejectedUntil.store(now &+ duration, ordering: .relaxed)
-        shared.registry.ejectionsMade.wrappingAdd(1, ordering: .relaxed)
-        shared.registry.healthChanged()
-        shared.logger.notice(
-            "backend ejected",
-            metadata: [
-                "cluster": "\(c.name)", "backend": "\(b.name)", "failures": "\(n)", "seconds": "\(Double(duration) / 1e9)",
-            ])
     }
 
-    /// The weights a pick in `tier` of `c` uses: slow start's ramped ones while any ramps.
+    // MARK: helpers
+
+    /// `c` is the cluster of this worker's current snapshot (its per-worker state is by index).
     @inline(__always)
-    func tables(_ c: ClusterRuntime, tier: Int) -> TierTables {
-        if c.slowStart > 0, c.index < rampedTables.count, snapshot.clusters[c.index] === c, let r = rampedTables[c.index] {
-            return r[tier]
-        }
-        return c.tiers[tier]
+    func isCurrent(_ c: ClusterRuntime) -> Bool { c.index < balancers.count && snapshot.clusters[c.index] === c }
+
+    @inline(__always)
+    func backendView(_ c: ClusterRuntime) -> WorkerBackends {
+        WorkerBackends(backends: c.backends, inFlight: active, justFailedUntil: justFailedUntil)
     }
 
-    /// Whether backend `i` of `c` may be picked under `plan`.
     @inline(__always)
-    func isEligible(_ c: ClusterRuntime, _ i: Int, weights: [Int], tried: [Int], plan: PickPlan, limit: Int, now: UInt64) -> Bool {
-        guard weights[i] > 0, !tried.contains(i) else { return false }
-        let b = c.backends[i]
-        switch plan.filter {
-        case .none: break
-        case .adminActive: if b.health.adminState != .active { return false }
-        case .available: if !b.health.isAvailable(at: now) { return false }
-        }
-        if limit != .max && active[b.id] >= limit { return false }
-        if plan.avoidJustFailed && justFailedUntil[b.id] > now { return false }
-        return true
+    func tier(of b: BackendRuntime) -> Int { b.isStandby ? TierPlan.standby : TierPlan.primary }
+
+    func tierSelector(_ c: ClusterRuntime) -> TierSelector<WorkerBackends> {
+        TierSelector(
+            view: backendView(c), primaryWeights: c.tiers[TierPlan.primary].weights, standbyWeights: c.tiers[TierPlan.standby].weights,
+            hasStandby: c.hasStandby, failOpen: c.config.failover.whenAllDown == .failOpen, now: loop.now)
     }
 
-    /// One tier, by the cluster's algorithm. The eligibility test is passed as a non-escaping
-    /// closure: one kept in a local variable would escape and cost a heap allocation per request.
+    /// One tier, by the cluster's algorithm: this worker's picker, or, for an exchange that
+    /// started on an older snapshot, one over that snapshot's shared tables (round robin,
+    /// whose state is per worker, becomes a plain scan there).
     @inline(__always)
-    func pick(_ c: ClusterRuntime, tier: Int, tried: [Int], hashKey: UInt64, plan: PickPlan, limit: Int) -> Int? {
-        let t = tables(c, tier: tier)
-        let now = loop.now
+    func pick(_ c: ClusterRuntime, tier: Int, _ e: Eligibility, _ view: WorkerBackends, hashKey: UInt64) -> Int? {
+        if isCurrent(c) { return balancers[c.index][tier].pick(e, in: view, key: hashKey, random: &random) }
+        if c.balance == .roundRobin { return e.first(among: c.tiers[tier].weights, view) }
+        var stale = Self.balancer(c, tier: tier, scaled: false)
+        return stale.pick(e, in: view, key: hashKey, random: &random)
+    }
+
+    /// The picker for `tier` of `c`. `scaled`: weights × `SlowStart.scale`, a worker's own
+    /// tables that slow start can ramp fractionally (round robin's picks and the others'
+    /// shares are unchanged by one common factor); else the snapshot's shared tables as they
+    /// are. Maglev tables are always the snapshot's (about 256 KiB each).
+    static func balancer(_ c: ClusterRuntime, tier: Int, scaled: Bool) -> Balancer {
+        let t = c.tiers[tier]
+        let weights = scaled ? t.weights.map { $0 * SlowStart.scale } : t.weights
         switch c.balance {
-        case .roundRobin:
-            guard c.index < snapshot.clusters.count, snapshot.clusters[c.index] === c else {
-                // The exchange started on an older snapshot: plain scan of its own backends.
-                return c.backends.indices.first {
-                    isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now)
-                }
-            }
-            if tried.isEmpty && plan.filter == .none && limit == .max { return balancers[c.index][tier].next() }
-            return balancers[c.index][tier].next {
-                isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now)
-            }
-        case .random:
-            return t.random.pick(
-                where: { isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now) },
-                random: { random.next() })
-        case .leastRequest:
-            return t.leastRequest.pick(
-                active: { active[c.backends[$0].id] },
-                where: { isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now) },
-                random: { random.next() })
-        case .hash:
-            return c.tiers[tier].maglev?.pick(
-                key: hashKey,
-                where: { isEligible(c, $0, weights: t.weights, tried: tried, plan: plan, limit: limit, now: now) })
+        case .roundRobin: return .roundRobin(SmoothWeightedRoundRobin(weights: weights))
+        case .random: return .random(scaled ? WeightedRandom(weights: weights) : t.random)
+        case .leastRequest: return .leastRequest(scaled ? LeastRequest(weights: weights) : t.leastRequest)
+        case .hash: return t.maglev.map { .hash($0) } ?? .empty
         }
     }
 }
 
 extension Worker {
     /// Retries in flight may add at most `budget` on top of the cluster's requests in flight
-    /// on this worker (with a floor of 3, as Envoy's `min_retry_concurrency`).
+    /// on this worker (`RetryBudget`, with a floor of 3 as Envoy's `min_retry_concurrency`).
     func retryBudgetAllows(_ c: ClusterRuntime, _ policy: RetryConfig) -> Bool {
         guard c.index < retriesInFlight.count, snapshot.clusters[c.index] === c else { return false }
         var inFlight = 0
         for b in c.backends { inFlight += active[b.id] }
-        return retriesInFlight[c.index] < max(3, Int(policy.budget * Double(inFlight)))
+        return RetryBudget(ratio: policy.budget).allows(retriesInFlight: retriesInFlight[c.index], requestsInFlight: inFlight)
     }
 
     /// Counts a retry by cluster index (by name if a reload retired the cluster).

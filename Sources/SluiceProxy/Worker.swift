@@ -30,17 +30,12 @@ final class Worker: @unchecked Sendable {
     var sessionCount = 0
     /// Idle backend connections by backend id, most recently used last.
     var pools: [[UpstreamConnection]] = []
-    /// Smooth round-robin state per cluster and tier ([primary, standby]).
-    var balancers: [[SmoothWeightedRoundRobin]] = []
+    /// This worker's picker per cluster and tier ([primary, standby]), weights × `SlowStart.scale`.
+    var balancers: [[Balancer]] = []
     /// Failover split per cluster, recomputed when the registry's health generation moves.
-    var shares: [TierShare] = []
-    var sharesGeneration: UInt64 = .max
-    var sharesValidUntil: UInt64 = 0
-    /// Slow start: per cluster, when the ramped weights were last applied, and the per-worker
-    /// random/least-request tables built from them (nil: use the cluster's own).
-    var rampCheckedAt: [UInt64] = []
-    var rampGeneration: [UInt64] = []
-    var rampedTables: [[TierTables]?] = []
+    var shares = TierShares()
+    /// Slow start: per cluster, when the ramp was last applied to `balancers`.
+    var ramps: [SlowStartRamp] = []
     var checkers: [HealthChecker] = []
     /// Waiting rooms per cluster (`limits`).
     var queues: [AdmissionQueue] = []
@@ -82,22 +77,18 @@ final class Worker: @unchecked Sendable {
         if justFailedUntil.count < snap.backendCount {
             justFailedUntil.append(contentsOf: repeatElement(0, count: snap.backendCount - justFailedUntil.count))
         }
-        // Weights × SlowStart.scale, so slow start can ramp fractionally (the picks of a
-        // smooth round robin do not change when every weight is multiplied by one factor).
-        balancers = snap.clusters.map { c in
-            c.tiers.map { SmoothWeightedRoundRobin(weights: $0.weights.map { $0 * SlowStart.scale }) }
-        }
+        // Weights × SlowStart.scale, so slow start can ramp fractionally (no algorithm's
+        // split changes when every weight is multiplied by one factor).
+        balancers = snap.clusters.map { c in c.tiers.indices.map { Self.balancer(c, tier: $0, scaled: true) } }
         retriesInFlight = snap.clusters.map { _ in 0 }
-        rampCheckedAt = snap.clusters.map { _ in 0 }
-        rampGeneration = snap.clusters.map { _ in .max }
-        rampedTables = snap.clusters.map { _ in nil }
+        ramps = snap.clusters.map { _ in SlowStartRamp() }
         // Every counter (requests, durations, shed, retries, handshakes) carries over by name;
         // before `flushQueues`, whose sheds count by the new snapshot's indices.
         metrics.reshape(
             listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
         flushQueues()
 
-        sharesGeneration = .max
+        shares.invalidate()
         for ch in checkers { ch.stop() }
         checkers = []
         let workerCount = snap.config.workers

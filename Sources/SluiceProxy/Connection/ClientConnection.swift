@@ -250,7 +250,3 @@ final class ClientConnection: EventHandler, TimerTarget {
         }
     }
 }
-
-/// The old name, kept while the admission queue's file still uses it (removed with the
-/// balancing move, issue 7).
-typealias ClientSession = ClientConnection
