@@ -67,50 +67,6 @@ final class Worker: @unchecked Sendable {
         loop.arm(PoolSweeper(self), at: loop.now &+ 1_000_000_000)
     }
 
-    /// Installs a new snapshot. Loop thread only. In-flight sessions keep theirs.
-    func apply(_ snap: Snapshot) {
-        snapshot = snap
-        if pools.count < snap.backendCount {
-            pools.append(contentsOf: repeatElement([], count: snap.backendCount - pools.count))
-            active.append(contentsOf: repeatElement(0, count: snap.backendCount - active.count))
-        }
-        if justFailedUntil.count < snap.backendCount {
-            justFailedUntil.append(contentsOf: repeatElement(0, count: snap.backendCount - justFailedUntil.count))
-        }
-        // Weights × SlowStart.scale, so slow start can ramp fractionally (no algorithm's
-        // split changes when every weight is multiplied by one factor).
-        balancers = snap.clusters.map { c in c.tiers.indices.map { Self.balancer(c, tier: $0, scaled: true) } }
-        retriesInFlight = snap.clusters.map { _ in 0 }
-        ramps = snap.clusters.map { _ in SlowStartRamp() }
-        // Every counter (requests, durations, shed, retries, handshakes) carries over by name;
-        // before `flushQueues`, whose sheds count by the new snapshot's indices.
-        metrics.reshape(
-            listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
-        flushQueues()
-
-        shares.invalidate()
-        for ch in checkers { ch.stop() }
-        checkers = []
-        let workerCount = snap.config.workers
-        for c in snap.clusters {
-            guard let hc = c.config.healthCheck else { continue }
-            for b in c.backends where b.id % workerCount == index {
-                let ch = HealthChecker(worker: self, backend: b, cluster: c.name, config: hc, tls: c.upstreamTLS)
-                checkers.append(ch)
-                ch.start()
-            }
-        }
-        splits = snap.config.listeners.map { l in
-            l.routes.map { r in SmoothWeightedRoundRobin(weights: r.targets.map(\.weight)) }
-        }
-    }
-
-    /// A runtime snapshot (the same listeners; new weights): every listener's index now refers
-    /// to it. A reload instead moves listeners in `applyListeners`. Loop thread.
-    func listenersFollowSnapshot() {
-        for h in listeners where !h.removed { h.snapshot = snapshot }
-    }
-
     // MARK: sessions
 
     func adopt(fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
@@ -153,39 +109,6 @@ final class Worker: @unchecked Sendable {
         if draining && sessionCount == 0 { onDrained?() }
     }
 
-    /// A reload's listener changes, on this worker's thread, right after its new snapshot.
-    func applyListeners(_ plan: ListenerPlan) {
-        var next: [ListenerHandler] = []
-        for h in listeners {
-            if let k = plan.keep.first(where: { $0.oldName == h.name && $0.configured == h.configured }) {
-                h.listenerIndex = k.index
-                h.name = k.name
-                h.snapshot = snapshot
-                next.append(h)
-            } else {
-                // Removed: stop accepting; idle connections close, busy ones end after their answer
-                // (on the snapshot the listener last had, which `h` keeps).
-                h.stop()
-                h.removed = true
-                for case let s? in sessions where s.listener === h {
-                    if s.phase == .head && (s.channel.inBuf?.isEmpty ?? true) { s.close() } else { s.keepAlive = false }
-                }
-            }
-        }
-        for a in plan.add {
-            let h = ListenerHandler(
-                worker: self, fd: a.fd, name: a.name, listenerIndex: a.index, snapshot: snapshot, configured: a.configured)
-            do {
-                try loop.register(a.fd, h, events: EventLoop.readable)
-                next.append(h)
-            } catch {
-                Socket.close(a.fd)
-            }
-        }
-        listeners = next
-    }
-
-    /// Counts a TLS handshake that ended, by the listener's index (by name if a reload retired it).
     func countHandshake(_ listener: ListenerHandler, ok: Bool) {
         if listener.isCurrent {
             metrics.countHandshake(listener: listener.listenerIndex, ok: ok)
