@@ -13,7 +13,6 @@ let package = Package(
         .library(name: "SluiceBalancing", targets: ["SluiceBalancing"]),
         .library(name: "SluiceProxy", targets: ["SluiceProxy"]),
         .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
-        .library(name: "SluiceBackend", targets: ["SluiceBackend"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -4,19 +4,19 @@ import SluiceSystem
 import Synchronization
 
 /// How a built-in backend answers requests that do not name a special path.
-public struct BackendBehavior: Sendable {
+package struct BackendBehavior: Sendable {
     /// Status of ordinary answers (and of `/health` when not 200: a sick server).
-    public var status: Int
+    package var status: Int
     /// Body bytes of ordinary answers.
-    public var bodySize: Int
+    package var bodySize: Int
     /// Service time before answering, in nanoseconds.
-    public var delay: UInt64
+    package var delay: UInt64
     /// Requests served at once; past it 503 (0 = unlimited).
-    public var maxConcurrency: Int
+    package var maxConcurrency: Int
     /// `/health` answers 200 when true, 503 when false.
-    public var healthy: Bool
+    package var healthy: Bool
 
-    public init(status: Int = 200, bodySize: Int = 13, delay: UInt64 = 0, maxConcurrency: Int = 0, healthy: Bool = true) {
+    package init(status: Int = 200, bodySize: Int = 13, delay: UInt64 = 0, maxConcurrency: Int = 0, healthy: Bool = true) {
         self.status = status
         self.bodySize = bodySize
         self.delay = delay
@@ -33,8 +33,8 @@ public struct BackendBehavior: Sendable {
 /// `/ws` (WebSocket echo); `/sick` and `/well` (make `/health` fail or pass); anything else
 /// answers per `BackendBehavior`.
 /// `stop()` closes the port and every connection; `start()` opens the same port again.
-public final class DemoBackend: @unchecked Sendable {
-    public let name: String
+package final class DemoBackend: @unchecked Sendable {
+    package let name: String
     let behaviorLock: Mutex<BackendBehavior>
     let accepted = Atomic<Int>(0)
     let served = Atomic<Int>(0)
@@ -42,11 +42,11 @@ public final class DemoBackend: @unchecked Sendable {
     private var loop: EventLoop?
     private var thread: Thread?
     private var finished: DispatchSemaphore?
-    private(set) public var port: Int = 0
+    private(set) package var port: Int = 0
     private let host: String
     var server: BackendServer?
 
-    public init(name: String, host: String = "127.0.0.1", behavior: BackendBehavior = BackendBehavior()) {
+    package init(name: String, host: String = "127.0.0.1", behavior: BackendBehavior = BackendBehavior()) {
         self.name = name
         self.host = host
         behaviorLock = Mutex(behavior)
@@ -54,24 +54,24 @@ public final class DemoBackend: @unchecked Sendable {
 
     deinit { stop() }
 
-    public var behavior: BackendBehavior {
+    package var behavior: BackendBehavior {
         get { behaviorLock.withLock { $0 } }
         set { behaviorLock.withLock { $0 = newValue } }
     }
 
     /// TCP connections accepted since creation.
-    public var connectionsAccepted: Int { accepted.load(ordering: .relaxed) }
+    package var connectionsAccepted: Int { accepted.load(ordering: .relaxed) }
     /// Responses completed since creation.
-    public var requestsServed: Int { served.load(ordering: .relaxed) }
+    package var requestsServed: Int { served.load(ordering: .relaxed) }
 
     /// Ordinary requests being served right now (in their service time).
-    public var activeRequests: Int { active.load(ordering: .relaxed) }
+    package var activeRequests: Int { active.load(ordering: .relaxed) }
 
-    public var isRunning: Bool { loop != nil }
+    package var isRunning: Bool { loop != nil }
 
     /// Listens on `port` (0: any free port; after a stop, the previous port) and starts serving.
     @discardableResult
-    public func start(port requested: Int? = nil) throws -> Int {
+    package func start(port requested: Int? = nil) throws -> Int {
         guard loop == nil else { return port }
         let want = requested ?? port
         let loop = try EventLoop()
@@ -95,7 +95,7 @@ public final class DemoBackend: @unchecked Sendable {
     }
 
     /// Closes the listening socket and every connection, like a crashed server.
-    public func stop() {
+    package func stop() {
         guard let loop, let finished else { return }
         loop.stop()
         finished.wait()

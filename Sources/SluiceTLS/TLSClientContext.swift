@@ -4,11 +4,11 @@ import COpenSSL
 /// verifies backends against `ca_file` (or the system store) unless `verify` is off.
 ///
 /// Built on the control thread; read-only afterwards, so workers share it.
-public final class TLSClientContext: @unchecked Sendable {
+package final class TLSClientContext: @unchecked Sendable {
     let ctx: OpaquePointer
-    public let verify: Bool
+    package let verify: Bool
 
-    public init(caFile: String?, verify: Bool) throws(TLSError) {
+    package init(caFile: String?, verify: Bool) throws(TLSError) {
         ERR_clear_error()
         guard let c = SSL_CTX_new(TLS_client_method()) else { throw TLSError.fromQueue("SSL_CTX_new") }
         ctx = c
@@ -31,7 +31,7 @@ public final class TLSClientContext: @unchecked Sendable {
 extension TLSConnection {
     /// A client connection to a backend: SNI `serverName`, and (when verifying) the
     /// certificate must name it.
-    public convenience init(client context: TLSClientContext, fd: Int32, serverName: String) throws(TLSError) {
+    package convenience init(client context: TLSClientContext, fd: Int32, serverName: String) throws(TLSError) {
         try self.init(sslContext: context.ctx, fd: fd, server: false)
         _ = COpenSSL_SSL_set_tlsext_host_name(ssl, serverName)
         if context.verify { SSL_set1_host(ssl, serverName) }

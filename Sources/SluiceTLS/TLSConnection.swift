@@ -1,7 +1,7 @@
 import COpenSSL
 
 /// What a non-blocking TLS call did.
-public enum TLSResult: Sendable, Equatable {
+package enum TLSResult: Sendable, Equatable {
     case done(Int)
     /// Wait until the socket is readable (or writable) and call again.
     case wantRead
@@ -15,14 +15,14 @@ public enum TLSResult: Sendable, Equatable {
 ///
 /// One thread (the worker's loop). Every call clears OpenSSL's error queue first and reads
 /// it on failure, as the result's text.
-public final class TLSConnection {
+package final class TLSConnection {
     let ssl: OpaquePointer
-    public private(set) var handshakeDone = false
+    package private(set) var handshakeDone = false
     /// A TLS error (not a plain close) ended the connection.
     private var failed = false
 
     /// A server connection of a TLS listener.
-    public convenience init(context: TLSServerContext, fd: Int32) throws(TLSError) {
+    package convenience init(context: TLSServerContext, fd: Int32) throws(TLSError) {
         try self.init(sslContext: context.defaultContext, fd: fd, server: true)
     }
 
@@ -43,9 +43,9 @@ public final class TLSConnection {
     }
 
     /// The negotiated protocol, e.g. "TLSv1.3".
-    public var version: String { String(cString: SSL_get_version(ssl)) }
+    package var version: String { String(cString: SSL_get_version(ssl)) }
 
-    public func handshake() -> TLSResult {
+    package func handshake() -> TLSResult {
         ERR_clear_error()
         let rc = SSL_do_handshake(ssl)
         if rc == 1 {
@@ -56,14 +56,14 @@ public final class TLSConnection {
     }
 
     /// Reads decrypted bytes. Call again until `.wantRead`: OpenSSL may hold more than the socket shows.
-    public func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> TLSResult {
+    package func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> TLSResult {
         ERR_clear_error()
         let n = SSL_read(ssl, buffer, Int32(min(count, Int(Int32.max))))
         if n > 0 { return .done(Int(n)) }
         return outcome(n, "read")
     }
 
-    public func write(_ buffer: UnsafeRawPointer, _ count: Int) -> TLSResult {
+    package func write(_ buffer: UnsafeRawPointer, _ count: Int) -> TLSResult {
         ERR_clear_error()
         let n = SSL_write(ssl, buffer, Int32(min(count, Int(Int32.max))))
         if n > 0 { return .done(Int(n)) }
@@ -71,7 +71,7 @@ public final class TLSConnection {
     }
 
     /// Sends close_notify (best effort, non-blocking).
-    public func shutdown() {
+    package func shutdown() {
         ERR_clear_error()
         _ = SSL_shutdown(ssl)
     }

@@ -1,11 +1,11 @@
 import COpenSSL
 
 /// A TLS failure with OpenSSL's error queue as text.
-public struct TLSError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public var description: String { message }
+package struct TLSError: Error, CustomStringConvertible, Sendable {
+    package let message: String
+    package var description: String { message }
 
-    public init(message: String) { self.message = message }
+    package init(message: String) { self.message = message }
 
     /// Drains OpenSSL's error queue into one message.
     static func fromQueue(_ what: String) -> TLSError {
@@ -24,7 +24,7 @@ public struct TLSError: Error, CustomStringConvertible, Sendable {
 /// certificate names the requested host (X509_check_host), the first is the default.
 ///
 /// Built on the control thread; read-only afterwards, so workers share it.
-public final class TLSServerContext: @unchecked Sendable {
+package final class TLSServerContext: @unchecked Sendable {
     struct Entry {
         let ctx: OpaquePointer
         let cert: OpaquePointer
@@ -32,10 +32,10 @@ public final class TLSServerContext: @unchecked Sendable {
 
     let entries: [Entry]
     /// Each certificate's notAfter, seconds since the epoch, with its subject name.
-    public let expiries: [(name: String, notAfter: Int)]
+    package let expiries: [(name: String, notAfter: Int)]
 
     /// `certificates` are PEM (cert, key) file pairs; `minVersion` is "1.2" or "1.3".
-    public init(certificates: [(cert: String, key: String)], minVersion: String) throws(TLSError) {
+    package init(certificates: [(cert: String, key: String)], minVersion: String) throws(TLSError) {
         var list: [Entry] = []
         var exp: [(String, Int)] = []
         for (certFile, keyFile) in certificates {
