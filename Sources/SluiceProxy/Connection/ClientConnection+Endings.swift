@@ -53,7 +53,7 @@ extension ClientConnection {
         phase = .closed
         closeUpstream()
         worker.loop.cancelTimer(self)
-        channel.close(worker.buffers, worker.loop)
+        channel.close()
         snapshot = nil
         worker.sessionClosed(self)
     }

@@ -44,7 +44,7 @@ extension ClientConnection {
         }
     }
 
-    func releaseIdleBuffers() { channel.releaseIdleBuffers(worker.buffers) }
+    func releaseIdleBuffers() { channel.releaseIdleBuffers() }
 
     /// A complete head is at the front of `channel.inBuf`: route it, forward it, start the exchange.
     func startExchange(headLength: Int) {

@@ -113,7 +113,7 @@ final class ClientConnection: EventHandler, TimerTarget {
 
     init(worker: Worker, fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
         self.worker = worker
-        channel = SocketChannel(fd: fd, tls: nil, writable: true)
+        channel = SocketChannel(fd: fd, tls: nil, writable: true, loop: worker.loop, pool: worker.buffers)
         self.peer = peer
         clientIP = Array(peer.host.utf8)
         self.listener = listener
@@ -123,7 +123,7 @@ final class ClientConnection: EventHandler, TimerTarget {
     // MARK: events
 
     func handleEvent(_ events: UInt32) {
-        if channel.note(events) { channel.watchWrite(false, worker.loop) }
+        if channel.note(events) { channel.watchWrite(false) }
         drive()
     }
 
@@ -208,7 +208,7 @@ final class ClientConnection: EventHandler, TimerTarget {
             readable = false
             return false
         case .wantWrite:
-            channel.blockedOnWrite(worker.loop)
+            channel.blockedOnWrite()
             return false
         case .failed:
             worker.countHandshake(listener, ok: false)
@@ -220,28 +220,28 @@ final class ClientConnection: EventHandler, TimerTarget {
     // MARK: client I/O
 
     @inline(__always)
-    func ensureIn() -> ByteBuffer { channel.ensureIn(worker.buffers) }
+    func ensureIn() -> ByteBuffer { channel.ensureIn() }
 
     @inline(__always)
-    func ensureOut() -> ByteBuffer { channel.ensureOut(worker.buffers) }
+    func ensureOut() -> ByteBuffer { channel.ensureOut() }
 
-    var pendingOut: Int { channel.pendingOut }
+    @inline(__always) var pendingOut: Int { channel.outBuf?.readableCount ?? 0 }
 
     /// Reads once from the client. True when bytes arrived or the client closed.
     @inline(__always)
     func readClient(maxBuffer: Int) -> Bool {
-        channel.fill(maxBuffer: maxBuffer, worker.buffers, worker.loop)
+        channel.fill(maxBuffer: maxBuffer)
     }
 
     /// Writes pending output to the client. True when bytes went out or the client vanished.
     func flushClient() -> Bool {
-        switch channel.flush(worker.loop) {
+        switch channel.flush() {
         case .wrote:
             // A client reading a streamed answer is progress of the exchange (or tunnel).
             if exchange.extendsOnProgress { exchange.progress(now: worker.loop.now) }
             return true
         case .idle:
-            guard channel.failed && channel.pendingOut > 0 else { return false }
+            guard channel.failed && pendingOut > 0 else { return false }
             abort()  // the socket failed on a read: nothing left can be answered
             return true
         case .failed:

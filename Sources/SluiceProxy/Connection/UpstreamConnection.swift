@@ -26,7 +26,7 @@ final class UpstreamConnection: EventHandler {
         self.backend = backend
         self.tcpConnected = connected
         self.connected = connected && tls == nil
-        channel = SocketChannel(fd: fd, tls: tls, writable: connected && tls == nil)
+        channel = SocketChannel(fd: fd, tls: tls, writable: connected && tls == nil, loop: worker.loop, pool: worker.buffers)
     }
 
     var fd: Int32 { channel.fd }
@@ -34,8 +34,8 @@ final class UpstreamConnection: EventHandler {
     var eof: Bool { channel.eof }
     /// The connection failed (refused, reset, TLS error).
     var failed: Bool { channel.failed }
-    var pendingOut: Int { channel.pendingOut }
-    var hasInput: Bool { channel.hasInput }
+    @inline(__always) var pendingOut: Int { channel.outBuf?.readableCount ?? 0 }
+    @inline(__always) var hasInput: Bool { !(channel.inBuf?.isEmpty ?? true) }
 
     /// Advances the TLS handshake with the backend (after the TCP connect).
     func handshakeStep() {
@@ -47,7 +47,7 @@ final class UpstreamConnection: EventHandler {
         case .wantRead:
             break
         case .wantWrite:
-            channel.watchWrite(true, worker.loop)
+            channel.watchWrite(true)
         case .failed:
             channel.failed = true
         }
@@ -65,7 +65,7 @@ final class UpstreamConnection: EventHandler {
             }
         }
         if tcpConnected && !connected { handshakeStep() }
-        if channel.writable && connected { channel.watchWrite(false, worker.loop) }
+        if channel.writable && connected { channel.watchWrite(false) }
         if let s = session {
             s.drive()
         } else if channel.readable {
@@ -75,33 +75,33 @@ final class UpstreamConnection: EventHandler {
     }
 
     @inline(__always)
-    func ensureOut() -> ByteBuffer { channel.ensureOut(worker.buffers) }
+    func ensureOut() -> ByteBuffer { channel.ensureOut() }
 
     /// Reads once into `inBuf`, growing it up to `maxBuffer` when full (a response head larger
     /// than a standard buffer). Returns true when bytes arrived or the state changed (EOF, error).
     @inline(__always)
     func fill(maxBuffer: Int = BufferPool.standardSize) -> Bool {
         guard connected else { return false }
-        return channel.fill(maxBuffer: maxBuffer, worker.buffers, worker.loop)
+        return channel.fill(maxBuffer: maxBuffer)
     }
 
     /// Writes as much of `outBuf` as the socket takes. Returns true when bytes left or it failed.
     @inline(__always)
     func flush() -> Bool {
         guard connected else { return false }
-        switch channel.flush(worker.loop) {
+        switch channel.flush() {
         case .idle: return false
         case .wrote, .failed: return true
         }
     }
 
     /// Returns the buffers to the pool once empty (idle connections hold none).
-    func releaseBuffers() { channel.releaseIdleBuffers(worker.buffers) }
+    func releaseBuffers() { channel.releaseIdleBuffers() }
 
     func close() {
         guard !closed else { return }
         closed = true
         session = nil
-        channel.close(worker.buffers, worker.loop)
+        channel.close()
     }
 }
