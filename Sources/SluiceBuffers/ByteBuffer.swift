@@ -4,32 +4,32 @@
 /// a fixed capacity can be reused forever without allocating.
 ///
 /// The per-request accessors are `@inlinable` (and the storage they touch `@usableFromInline`)
-/// so the proxy inlines them: a `package` member is not inlined across modules otherwise.
-package final class ByteBuffer {
-    @usableFromInline package private(set) var base: UnsafeMutableRawPointer
-    @usableFromInline package private(set) var capacity: Int
-    @usableFromInline package var readIndex = 0
-    @usableFromInline package var writeIndex = 0
+/// so the proxy inlines them: a `public` member is not inlined across modules otherwise.
+public final class ByteBuffer {
+    public private(set) var base: UnsafeMutableRawPointer
+    public private(set) var capacity: Int
+    public var readIndex = 0
+    public var writeIndex = 0
 
-    package init(capacity: Int) {
+    public init(capacity: Int) {
         self.capacity = capacity
         base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 
     deinit { base.deallocate() }
 
-    @inlinable @inline(__always) package var readableCount: Int { writeIndex - readIndex }
-    @inlinable @inline(__always) package var writableCount: Int { capacity - writeIndex }
-    @inlinable @inline(__always) package var isEmpty: Bool { readIndex == writeIndex }
-    @inlinable @inline(__always) package var readPointer: UnsafeMutableRawPointer { base + readIndex }
-    @inlinable @inline(__always) package var writePointer: UnsafeMutableRawPointer { base + writeIndex }
+    @inlinable @inline(__always) public var readableCount: Int { writeIndex - readIndex }
+    @inlinable @inline(__always) public var writableCount: Int { capacity - writeIndex }
+    @inlinable @inline(__always) public var isEmpty: Bool { readIndex == writeIndex }
+    @inlinable @inline(__always) public var readPointer: UnsafeMutableRawPointer { base + readIndex }
+    @inlinable @inline(__always) public var writePointer: UnsafeMutableRawPointer { base + writeIndex }
 
     /// The readable bytes as a buffer pointer (valid until the next mutation).
-    @inlinable @inline(__always) package var readable: UnsafeRawBufferPointer {
+    @inlinable @inline(__always) public var readable: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base + readIndex, count: writeIndex - readIndex)
     }
 
-    @inlinable @inline(__always) package func consume(_ n: Int) {
+    @inlinable @inline(__always) public func consume(_ n: Int) {
         readIndex += n
         if readIndex == writeIndex {
             readIndex = 0
@@ -37,13 +37,13 @@ package final class ByteBuffer {
         }
     }
 
-    package func clear() {
+    public func clear() {
         readIndex = 0
         writeIndex = 0
     }
 
     /// Moves readable bytes to the front.
-    package func compact() {
+    public func compact() {
         guard readIndex > 0 else { return }
         let n = readableCount
         if n > 0 { base.copyMemory(from: base + readIndex, byteCount: n) }
@@ -52,7 +52,7 @@ package final class ByteBuffer {
     }
 
     /// Makes room for `n` more bytes, compacting first and growing only if needed.
-    @usableFromInline package func reserve(_ n: Int) {
+    public func reserve(_ n: Int) {
         if writableCount >= n { return }
         compact()
         if writableCount >= n { return }
@@ -65,35 +65,35 @@ package final class ByteBuffer {
         capacity = newCap
     }
 
-    @inlinable @inline(__always) package func append(_ p: UnsafeRawPointer, _ n: Int) {
+    @inlinable @inline(__always) public func append(_ p: UnsafeRawPointer, _ n: Int) {
         reserve(n)
         (base + writeIndex).copyMemory(from: p, byteCount: n)
         writeIndex += n
     }
 
-    @inlinable @inline(__always) package func append(_ bytes: UnsafeRawBufferPointer) {
+    @inlinable @inline(__always) public func append(_ bytes: UnsafeRawBufferPointer) {
         if let b = bytes.baseAddress, bytes.count > 0 { append(b, bytes.count) }
     }
 
-    @inlinable @inline(__always) package func append(_ byte: UInt8) {
+    @inlinable @inline(__always) public func append(_ byte: UInt8) {
         reserve(1)
         base.storeBytes(of: byte, toByteOffset: writeIndex, as: UInt8.self)
         writeIndex += 1
     }
 
     /// Appends a static ASCII string without allocating.
-    @inlinable @inline(__always) package func append(_ s: StaticString) {
+    @inlinable @inline(__always) public func append(_ s: StaticString) {
         append(UnsafeRawPointer(s.utf8Start), s.utf8CodeUnitCount)
     }
 
     /// Appends a String's UTF-8 (may allocate for non-contiguous strings).
-    package func append(string s: String) {
+    public func append(string s: String) {
         var s = s
         s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
     /// Appends a non-negative integer in decimal.
-    package func append(decimal v: Int) {
+    public func append(decimal v: Int) {
         reserve(20)
         if v == 0 { append(UInt8(ascii: "0")); return }
         var x = v
@@ -110,7 +110,7 @@ package final class ByteBuffer {
     }
 
     /// Appends a non-negative integer in lowercase hex.
-    package func append(hex v: Int) {
+    public func append(hex v: Int) {
         reserve(16)
         if v == 0 { append(UInt8(ascii: "0")); return }
         var digits = 0
