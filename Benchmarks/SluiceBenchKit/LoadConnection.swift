@@ -40,7 +40,7 @@ final class LoadConnection: EventHandler, TimerTarget {
         do {
             try loop.register(
                 fd, self,
-                events: inProgress ? EventLoop.readable | EventLoop.hangup | EventLoop.writable : EventLoop.readable | EventLoop.hangup)
+                events: inProgress ? EpollEvents.readable | EpollEvents.hangup | EpollEvents.writable : EpollEvents.readable | EpollEvents.hangup)
         } catch {
             Socket.close(fd)
             fd = -1
@@ -117,7 +117,7 @@ final class LoadConnection: EventHandler, TimerTarget {
             }
             return
         }
-        guard events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 else { return }
+        guard events & (EpollEvents.readable | EpollEvents.hangup | EpollEvents.error) != 0 else { return }
         readAll()
     }
 

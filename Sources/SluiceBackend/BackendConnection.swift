@@ -39,8 +39,8 @@ final class BackendConnection: EventHandler, TimerTarget {
     var owner: DemoBackend { server.owner }
 
     func handleEvent(_ events: UInt32) {
-        if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
-        if events & EventLoop.writable != 0 {
+        if events & (EpollEvents.readable | EpollEvents.hangup | EpollEvents.error) != 0 { readable = true }
+        if events & EpollEvents.writable != 0 {
             writable = true
             if watchingWrite {
                 watchingWrite = false

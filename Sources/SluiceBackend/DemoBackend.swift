@@ -79,7 +79,7 @@ package final class DemoBackend: @unchecked Sendable {
         let fd = try Socket.listen(addr, reusePort: false)
         port = try Socket.localAddress(fd).port
         let server = BackendServer(owner: self, loop: loop, fd: fd)
-        try loop.register(fd, server, events: EventLoop.readable)
+        try loop.register(fd, server, events: EpollEvents.readable)
         self.server = server
         self.loop = loop
         let done = DispatchSemaphore(value: 0)

@@ -15,6 +15,23 @@ package protocol TimerTarget: AnyObject {
     var timerSlot: TimerSlot { get set }
 }
 
+/// The epoll event bits an `EventHandler` receives, as literals (Linux's ABI values;
+/// `EventLoopTests` checks them against the C headers).
+///
+/// `public`, unlike the rest of this module, so that the default cross-module optimization
+/// inlines them: every connection tests them on every event, and a `package` member (or a
+/// constant initialised from a C call) is an out-of-line call each time.
+public enum EpollEvents {
+    /// EPOLLIN.
+    @inlinable public static var readable: UInt32 { 0x001 }
+    /// EPOLLOUT.
+    @inlinable public static var writable: UInt32 { 0x004 }
+    /// EPOLLRDHUP | EPOLLHUP: the peer closed its side, or both.
+    @inlinable public static var hangup: UInt32 { 0x2000 | 0x010 }
+    /// EPOLLERR.
+    @inlinable public static var error: UInt32 { 0x008 }
+}
+
 /// One epoll loop, run by one thread.
 ///
 /// Everything but `execute(_:)` and `stop()` must be called on the loop's own thread.
@@ -36,10 +53,6 @@ package protocol TimerTarget: AnyObject {
 ///   they trap too. A full eventfd counter (`.wouldBlock` on write) means a wake-up is
 ///   already pending; an empty one on read means no task was queued.
 package final class EventLoop: @unchecked Sendable {
-    package static let readable = Epoll.readable
-    package static let writable = Epoll.writable
-    package static let hangup = Epoll.peerHangup | Epoll.hangup
-    package static let error = Epoll.error
 
     private let epfd: Int32
     private let wakeFD: Int32
@@ -88,7 +101,9 @@ package final class EventLoop: @unchecked Sendable {
     /// EPOLLOUT gets an edge on every ACK that frees send space, which costs kernel time
     /// per request for nothing while writes succeed. Throws the `epoll_ctl` failure (see the
     /// type's comment); `fd` is then not registered, or stays registered as before.
-    package func register(_ fd: Int32, _ handler: EventHandler, events: UInt32 = readable | hangup) throws(SystemError) {
+    package func register(_ fd: Int32, _ handler: EventHandler, events: UInt32 = EpollEvents.readable | EpollEvents.hangup)
+        throws(SystemError)
+    {
         let i = Int(fd)
         if i >= handlers.count {
             let n = max(i + 1, handlers.count * 2, 64)
@@ -111,7 +126,9 @@ package final class EventLoop: @unchecked Sendable {
     package func watchWritable(_ fd: Int32, _ on: Bool) {
         let i = Int(fd)
         guard i < handlers.count, handlers[i] != nil else { return }
-        let events = (on ? Self.readable | Self.hangup | Self.writable : Self.readable | Self.hangup) | Epoll.edgeTriggered
+        let events =
+            (on ? EpollEvents.readable | EpollEvents.hangup | EpollEvents.writable : EpollEvents.readable | EpollEvents.hangup)
+            | Epoll.edgeTriggered
         do {
             try Epoll.modify(epfd, fd, events: events, data: tag(fd))
         } catch {

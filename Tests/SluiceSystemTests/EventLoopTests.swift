@@ -40,6 +40,13 @@ func expectSystemError(_ call: String, _ errno: Int32, _ body: () throws(SystemE
 }
 
 @Suite struct EventLoopErrorTests {
+    @Test func theEventBitLiteralsAreTheKernelsValues() {
+        #expect(EpollEvents.readable == Epoll.readable)
+        #expect(EpollEvents.writable == Epoll.writable)
+        #expect(EpollEvents.hangup == Epoll.peerHangup | Epoll.hangup)
+        #expect(EpollEvents.error == Epoll.error)
+    }
+
     @Test func registeringAFileEpollCannotWatchThrowsEPERMAndRegistersNothing() throws {
         let loop = try EventLoop()
         let fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)
@@ -73,7 +80,7 @@ func expectSystemError(_ call: String, _ errno: Int32, _ body: () throws(SystemE
             #expect(write(b, "x", 1) == 1)
             runUntilStopped(loop)
             #expect(first.events.count == 1)
-            #expect(first.events.first.map { $0 & EventLoop.readable != 0 } == true)
+            #expect(first.events.first.map { $0 & EpollEvents.readable != 0 } == true)
             #expect(second.events.isEmpty)
         }
     }
@@ -82,7 +89,7 @@ func expectSystemError(_ call: String, _ errno: Int32, _ body: () throws(SystemE
         try withRegisteredPair { loop, handler, a, _ in
             loop.watchWritable(a, true)
             runUntilStopped(loop)
-            #expect(handler.events.first.map { $0 & EventLoop.writable != 0 } == true)
+            #expect(handler.events.first.map { $0 & EpollEvents.writable != 0 } == true)
         }
     }
 

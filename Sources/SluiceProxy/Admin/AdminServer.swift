@@ -23,7 +23,7 @@ final class AdminServer: EventHandler {
         self.token = token
         fd = try Socket.listen(address, reusePort: false, backlog: 128)
         self.address = try Socket.localAddress(fd)
-        try loop.register(fd, self, events: EventLoop.readable)
+        try loop.register(fd, self, events: EpollEvents.readable)
     }
 
     /// Admin connections open at once; past it a new one is closed at once (each holds at most

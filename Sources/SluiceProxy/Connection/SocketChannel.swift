@@ -48,9 +48,9 @@ struct SocketChannel {
     /// Records an epoll event's readiness bits. True when the socket became writable.
     @inline(__always)
     mutating func note(_ events: UInt32) -> Bool {
-        if events & (EventLoop.readable | EventLoop.hangup | EventLoop.error) != 0 { readable = true }
-        if events & (EventLoop.hangup | EventLoop.error) != 0 { hungUp = true }
-        guard events & EventLoop.writable != 0 else { return false }
+        if events & (EpollEvents.readable | EpollEvents.hangup | EpollEvents.error) != 0 { readable = true }
+        if events & (EpollEvents.hangup | EpollEvents.error) != 0 { hungUp = true }
+        guard events & EpollEvents.writable != 0 else { return false }
         writable = true
         return true
     }

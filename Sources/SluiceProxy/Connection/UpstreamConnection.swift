@@ -55,7 +55,7 @@ final class UpstreamConnection: EventHandler {
 
     func handleEvent(_ events: UInt32) {
         _ = channel.note(events)
-        if !tcpConnected && events & (EventLoop.writable | EventLoop.error | EventLoop.hangup) != 0 {
+        if !tcpConnected && events & (EpollEvents.writable | EpollEvents.error | EpollEvents.hangup) != 0 {
             if Socket.pendingError(channel.fd) == 0 {
                 tcpConnected = true
                 connected = channel.tls == nil

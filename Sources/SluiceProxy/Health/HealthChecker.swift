@@ -72,7 +72,7 @@ final class HealthChecker: EventHandler, TimerTarget {
         }
         fd = f
         do {
-            try worker.loop.register(fd, self, events: EventLoop.readable | EventLoop.hangup | EventLoop.writable)
+            try worker.loop.register(fd, self, events: EpollEvents.readable | EpollEvents.hangup | EpollEvents.writable)
         } catch {
             Socket.close(fd)
             fd = -1
@@ -89,7 +89,7 @@ final class HealthChecker: EventHandler, TimerTarget {
         case .connecting:
             if Socket.pendingError(fd) != 0 {
                 finish(pass: false)
-            } else if events & (EventLoop.writable | EventLoop.readable) != 0 {
+            } else if events & (EpollEvents.writable | EpollEvents.readable) != 0 {
                 connected()
             }
         case .handshaking:

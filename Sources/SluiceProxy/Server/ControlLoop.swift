@@ -20,7 +20,7 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
         self.server = server
         self.signalFD = signalFD
         loop = try EventLoop()
-        try loop.register(signalFD, self, events: EventLoop.readable)
+        try loop.register(signalFD, self, events: EpollEvents.readable)
         let config = server.snapshot.config
         if let address = config.admin.listen {
             // Read and checked at load: never nil when a token file is configured.

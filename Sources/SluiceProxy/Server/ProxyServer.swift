@@ -62,7 +62,7 @@ public final class ProxyServer: @unchecked Sendable {
                 }
                 if address.port == 0 { address = try Socket.localAddress(fd) }
                 let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li, snapshot: snapshot, configured: l.address)
-                try w.loop.register(fd, h, events: EventLoop.readable)
+                try w.loop.register(fd, h, events: EpollEvents.readable)
                 w.listeners.append(h)
             }
             boundAddresses[l.name] = address

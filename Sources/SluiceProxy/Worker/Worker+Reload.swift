@@ -78,7 +78,7 @@ extension Worker {
             let h = ListenerHandler(
                 worker: self, fd: a.fd, name: a.name, listenerIndex: a.index, snapshot: snapshot, configured: a.configured)
             do {
-                try loop.register(a.fd, h, events: EventLoop.readable)
+                try loop.register(a.fd, h, events: EpollEvents.readable)
                 next.append(h)
             } catch {
                 Socket.close(a.fd)

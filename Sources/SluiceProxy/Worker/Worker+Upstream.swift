@@ -35,7 +35,8 @@ extension Worker {
             do {
                 try loop.register(
                     fd, up,
-                    events: inProgress ? EventLoop.readable | EventLoop.hangup | EventLoop.writable : EventLoop.readable | EventLoop.hangup)
+                    events: inProgress
+                        ? EpollEvents.readable | EpollEvents.hangup | EpollEvents.writable : EpollEvents.readable | EpollEvents.hangup)
             } catch {
                 Socket.close(fd)
                 return nil
