@@ -43,9 +43,15 @@ extension Worker {
         s.queuedAt = 0
     }
 
-    /// A request of `wc` released its backend: hand slots to waiters, oldest first.
+    /// A request of `wc` released its backend: hand slots to waiters, oldest first. A retired
+    /// cluster's waiters moved to the current cluster of the same name (`moveWaiters`), and
+    /// the slot (counted by backend id) may be one of theirs: they are offered it.
     func slotFreed(_ wc: WorkerCluster) {
-        guard !wc.retired, !wc.queue.waiters.isEmpty, !dispatching else { return }
+        if wc.retired {
+            if let nc = clusters.first(where: { $0.runtime.name == wc.runtime.name }) { slotFreed(nc) }
+            return
+        }
+        guard !wc.queue.waiters.isEmpty, !dispatching else { return }
         dispatching = true
         defer { dispatching = false }
         expireStanding(wc)
