@@ -7,12 +7,12 @@ extension ClientConnection {
     func logExchange(aborted: Bool) {
         let backendID = exchange.firstByteAt != 0 ? backend?.id : nil
         let seconds = Double(worker.loop.now &- exchange.startedAt) / 1e9
-        if listener.isCurrent && (cluster == nil || clusterIndexInSnapshot != nil) {
+        if listener.isCurrent && !(cluster?.retired ?? false) {
             worker.metrics.count(
-                listener: listenerIndex, cluster: clusterIndexInSnapshot, code: status, backendID: backendID, seconds: seconds)
+                listener: listenerIndex, cluster: cluster?.currentIndex, code: status, backendID: backendID, seconds: seconds)
         } else {
             worker.metrics.countRetired(
-                listener: listenerName, cluster: cluster?.name, code: status, backendID: backendID, seconds: seconds)
+                listener: listenerName, cluster: cluster?.runtime.name, code: status, backendID: backendID, seconds: seconds)
         }
         let log = worker.accessLog
         guard log.enabled else { return }
@@ -39,11 +39,11 @@ extension ClientConnection {
         b.append(",\"listener\":")
         log.appendJSONString(listenerName)
         b.append(",\"cluster\":")
-        if let c = cluster { log.appendJSONString(c.name) } else { b.append("null") }
+        if let c = cluster?.runtime { log.appendJSONString(c.name) } else { b.append("null") }
         b.append(",\"backend\":")
         if let be = backend, status != 0, exchange.firstByteAt != 0 { log.appendJSONString(be.name) } else { b.append("null") }
         b.append(",\"tried\":[")
-        if let c = cluster {
+        if let c = cluster?.runtime {
             for (k, i) in tried.enumerated() {
                 if k > 0 { b.append(UInt8(ascii: ",")) }
                 log.appendJSONString(c.backends[i].name)
@@ -100,12 +100,6 @@ extension ClientConnection {
         log.appendJSONString(listenerName)
         b.append(",\"cluster\":null,\"backend\":null,\"tried\":[],\"duration_ms\":0,\"upstream_ms\":null,\"request_id\":null}\n")
         log.lineDone()
-    }
-
-    /// The exchange's cluster as an index of the worker's current snapshot (nil if none or stale).
-    var clusterIndexInSnapshot: Int? {
-        guard let c = cluster, c.index < worker.snapshot.clusters.count, worker.snapshot.clusters[c.index] === c else { return nil }
-        return c.index
     }
 
     private func appendMillis(_ b: ByteBuffer, _ nanos: UInt64) {

@@ -87,19 +87,21 @@ extension ClientConnection {
 
         // The forwarded head is built first: the access log reads method and path from it.
         writeForwardedHead(p)
-        var c: ClusterRuntime? = nil
+        var c: WorkerCluster? = nil
         if let routeIndex {
-            c = snap.clusters[worker.pickCluster(listener: listener, route: routeIndex)]
-            if c!.balance == .hash { hashKey = computeHashKey(p, c!) }
+            let wc = listener.clusters[worker.pickCluster(listener: listener, route: routeIndex)]
+            if wc.runtime.balance == .hash { hashKey = computeHashKey(p, wc.runtime) }
+            c = wc
         }
         b.consume(headLength)
         headStarted = false
 
-        guard let c else {
+        guard let wc = c else {
             run(exchange.fail(ErrorAnswer(404, "no route matches this request")))
             return
         }
-        cluster = c
+        cluster = wc
+        let rt = wc.runtime
         switch head.framing {
         case .contentLength(let n):
             if n > snap.limits.maxRequestBody {
@@ -116,8 +118,8 @@ extension ClientConnection {
         run(
             exchange.routed(
                 Exchange.Policy(
-                    connect: c.connectTimeout, response: c.responseTimeout, queue: c.config.limits?.queueTimeout ?? 0,
-                    tunnelIdle: snap.timeouts.clientIdle, retries: c.retries)))
+                    connect: rt.connectTimeout, response: rt.responseTimeout, queue: rt.config.limits?.queueTimeout ?? 0,
+                    tunnelIdle: snap.timeouts.clientIdle, retries: rt.retries)))
     }
 
     nonisolated(unsafe) static let slash: UnsafeRawPointer = {
@@ -142,13 +144,14 @@ extension ClientConnection {
     /// `after`: the backend that just refused or reset this request (a failover pick, see
     /// `Worker.pickPlan`). After a replay the connection is always a fresh one.
     func connectToBackend(after failed: BackendRuntime? = nil) {
-        guard let c = cluster else { return }
+        guard let wc = cluster else { return }
+        let c = wc.runtime
         if exchange.state == .queued { _ = exchange.slotGranted() }
         releaseBackendSlot()
-        guard let index = worker.pickBackend(c, excluding: exchange.tried, hashKey: hashKey, after: failed) else {
+        guard let index = worker.pickBackend(wc, excluding: exchange.tried, hashKey: hashKey, after: failed) else {
             // Every available backend at max_requests_per_backend: wait for a slot.
-            let canWait = c.limited && worker.hasEligibleBackend(c, excluding: exchange.tried, respectLimits: false, after: failed)
-            run(exchange.noBackend(canWait: canWait, admitted: canWait && worker.enqueue(self, c), now: worker.loop.now))
+            let canWait = c.limited && worker.hasEligibleBackend(wc, excluding: exchange.tried, respectLimits: false, after: failed)
+            run(exchange.noBackend(canWait: canWait, admitted: canWait && worker.enqueue(self, wc), now: worker.loop.now))
             return
         }
         let be = c.backends[index]
@@ -203,7 +206,7 @@ extension ClientConnection {
         if countedBackend >= 0 {
             worker.active[countedBackend] -= 1
             countedBackend = -1
-            if let c = cluster, c.limited { worker.slotFreed(c) }
+            if let wc = cluster, wc.runtime.limited { worker.slotFreed(wc) }
         }
         if queuedAt != 0 { worker.dequeue(self) }
     }

@@ -99,7 +99,7 @@ extension ClientConnection {
         let b = up.channel.inBuf!
         let p = UnsafeRawPointer(b.readPointer)
         let s = response.status
-        if s >= 200 && s != 101, let c = cluster, let be = backend, c.outlier != nil {
+        if s >= 200 && s != 101, let c = cluster?.runtime, let be = backend, c.outlier != nil {
             worker.recordOutcome(c, be, success: s < 500)
         }
         let action = exchange.responseHead(
@@ -211,7 +211,7 @@ extension ClientConnection {
 
     /// Counts a connect failure, reset or timeout against the current backend (outlier detection).
     func noteBackendFailure() {
-        if let c = cluster, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: false) }
+        if let c = cluster?.runtime, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: false) }
     }
 
     /// Answers with a short plain-text error (`ErrorResponse`) and closes the connection after it.

@@ -24,20 +24,20 @@ extension ClientConnection {
     /// What the worker can offer a retry of this exchange. `failed`: the backend that refused
     /// or reset it (a failover pick), nil after a 5xx or a response timeout.
     func retryCapacity(after failed: BackendRuntime?) -> RetryCapacity {
-        guard let c = cluster, let policy = c.retries else {
+        guard let wc = cluster, let policy = wc.runtime.retries else {
             return RetryCapacity(anotherBackend: false, withinBudget: false, leavesTier: false)
         }
         return RetryCapacity(
-            anotherBackend: worker.hasEligibleBackend(c, excluding: exchange.tried, respectLimits: false, after: failed),
-            withinBudget: worker.retryBudgetAllows(c, policy),
-            leavesTier: failed.map { worker.leavesTier(c, after: $0) } ?? false)
+            anotherBackend: worker.hasEligibleBackend(wc, excluding: exchange.tried, respectLimits: false, after: failed),
+            withinBudget: worker.retryBudgetAllows(wc, policy),
+            leavesTier: failed.map { worker.leavesTier(wc, after: $0) } ?? false)
     }
 
     /// Tries the request on another backend (the exchange decided so). After a connect failure
     /// the unsent bytes (head and any body) move to the next connection: none of it reached
     /// the failed backend.
     func retry(_ reason: RetryReason, carry: Bool) {
-        guard let c = cluster else { return }
+        guard let wc = cluster else { return }
         let failed = reason == .status ? nil : backend
         var carried: ByteBuffer? = nil
         if carry, let up = upstream, let out = up.channel.outBuf, !out.isEmpty {
@@ -45,8 +45,9 @@ extension ClientConnection {
             up.channel.outBuf = nil
         }
         closeUpstream()
-        if exchange.retriesUsed == 1 { worker.retriesInFlight[c.index] += 1 }
-        worker.countRetry(c, reason)
+        // The budget slot is this cluster's (`endRetryAccounting` gives it back to the same one).
+        if exchange.retriesUsed == 1 { wc.retriesInFlight += 1 }
+        worker.countRetry(wc, reason)
         carriedOutput = carried
         connectToBackend(after: failed)
     }
@@ -61,11 +62,10 @@ extension ClientConnection {
         connectToBackend(after: failed)  // a failover pick: skips backends that just failed
     }
 
-    /// The exchange ended: it no longer counts against the retry budget.
+    /// The exchange ended: it no longer counts against the retry budget of the cluster it
+    /// took the slot from (retired or not).
     func endRetryAccounting() {
-        guard exchange.end(), let c = cluster else { return }
-        if c.index < worker.retriesInFlight.count, worker.snapshot.clusters[c.index] === c {
-            worker.retriesInFlight[c.index] -= 1
-        }
+        guard exchange.end(), let wc = cluster else { return }
+        wc.retriesInFlight -= 1
     }
 }

@@ -71,7 +71,9 @@ final class ClientConnection: EventHandler, TimerTarget {
     var exchange = Exchange()
     var head = RequestHead()
     var snapshot: Snapshot?
-    var cluster: ClusterRuntime?
+    /// The worker's state for the exchange's cluster, of the snapshot it was routed on (a
+    /// retired one after a reload); its budget slot and queue place go back to it.
+    var cluster: WorkerCluster?
     var backend: BackendRuntime?
     var upstream: UpstreamConnection?
     /// The request head as forwarded, kept for a replay on a fresh connection and for the access log.

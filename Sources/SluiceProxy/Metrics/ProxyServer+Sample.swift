@@ -36,9 +36,7 @@ extension ProxyServer {
             group.enter()
             w.loop.execute {
                 var depth: [String: Int] = [:]
-                for (i, c) in w.snapshot.clusters.enumerated() where i < w.queues.count {
-                    depth[c.name] = w.queues[i].waiters.count
-                }
+                for wc in w.clusters { depth[wc.runtime.name] = wc.queue.waiters.count }
                 let r = WorkerReport(
                     totals: w.metrics.totals(), active: w.active, connections: w.connectionsPerListener, queueDepth: depth)
                 box.lock.lock()

@@ -13,7 +13,9 @@ final class ListenerHandler: EventHandler {
     /// connections it still has finish their requests with consistent indices.
     var name: String
     var listenerIndex: Int
-    var snapshot: Snapshot
+    private(set) var snapshot: Snapshot
+    /// The worker's state for `snapshot`'s clusters (what its requests are routed to).
+    private(set) var clusters: [WorkerCluster]
     /// A reload removed this listener: it accepts no more and its connections drain.
     var removed = false
     /// The configured address (port 0 as written) and the bound one.
@@ -24,8 +26,11 @@ final class ListenerHandler: EventHandler {
     var stopped = false
     private var peer = SocketAddress(storage: .init(), length: 0)
 
+    /// `snapshot` is the worker's current one (the listener starts on the worker's clusters).
     init(worker: Worker, fd: Int32, name: String, listenerIndex: Int, snapshot: Snapshot, configured: SocketAddress) {
+        precondition(snapshot === worker.snapshot, "a listener starts on its worker's current snapshot")
         self.worker = worker
+        self.clusters = worker.clusters
         self.fd = fd
         self.name = name
         self.listenerIndex = listenerIndex
@@ -59,6 +64,12 @@ final class ListenerHandler: EventHandler {
                 pending = false
             }
         }
+    }
+
+    /// Moves the listener to the worker's new snapshot and its clusters (a reload that keeps it).
+    func follow(_ snapshot: Snapshot, _ clusters: [WorkerCluster]) {
+        self.snapshot = snapshot
+        self.clusters = clusters
     }
 
     /// True while `listenerIndex` indexes the worker's current snapshot (per-listener counters).

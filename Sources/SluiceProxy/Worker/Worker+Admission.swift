@@ -25,43 +25,49 @@ struct AdmissionQueue {
 }
 
 extension Worker {
-    /// Parks `s` until a backend of `c` has a free slot; false when the queue is full.
-    /// Loop thread only.
-    func enqueue(_ s: ClientConnection, _ c: ClusterRuntime) -> Bool {
-        guard c.index < queues.count, snapshot.clusters[c.index] === c else { return false }
-        expireStanding(c)
-        guard queues[c.index].rules.admits(waiting: queues[c.index].waiters.count) else { return false }
+    /// Parks `s` until a backend of `wc` has a free slot; false when the queue is full or the
+    /// cluster is retired (a newer snapshot's cluster takes the waiters). Loop thread only.
+    func enqueue(_ s: ClientConnection, _ wc: WorkerCluster) -> Bool {
+        guard !wc.retired else { return false }
+        expireStanding(wc)
+        guard wc.queue.rules.admits(waiting: wc.queue.waiters.count) else { return false }
         s.queuedAt = loop.now
-        queues[c.index].waiters.append(s)
+        wc.queue.waiters.append(s)
         return true
     }
 
-    /// Removes `s` from its queue (timeout, client gone).
+    /// Removes `s` from its cluster's queue (timeout, client gone).
     func dequeue(_ s: ClientConnection) {
-        guard let c = s.cluster, c.index < queues.count else { return }
-        if let k = queues[c.index].waiters.firstIndex(where: { $0 === s }) { queues[c.index].waiters.remove(at: k) }
+        guard let wc = s.cluster else { return }
+        if let k = wc.queue.waiters.firstIndex(where: { $0 === s }) { wc.queue.waiters.remove(at: k) }
         s.queuedAt = 0
     }
 
-    /// A request of `c` released its backend: hand slots to waiters, oldest first.
-    func slotFreed(_ c: ClusterRuntime) {
-        guard c.index < queues.count, snapshot.clusters[c.index] === c, !queues[c.index].waiters.isEmpty, !dispatching else { return }
+    /// A request of `wc` released its backend: hand slots to waiters, oldest first. A retired
+    /// cluster's waiters moved to the current cluster of the same name (`moveWaiters`), and
+    /// the slot (counted by backend id) may be one of theirs: they are offered it.
+    func slotFreed(_ wc: WorkerCluster) {
+        if wc.retired {
+            if let nc = clusters.first(where: { $0.runtime.name == wc.runtime.name }) { slotFreed(nc) }
+            return
+        }
+        guard !wc.queue.waiters.isEmpty, !dispatching else { return }
         dispatching = true
         defer { dispatching = false }
-        expireStanding(c)
-        while let s = queues[c.index].waiters.first {
-            let next = queues[c.index].rules.next(stillWaiting: s.phase == .exchange && s.queuedAt != 0) {
-                hasEligibleBackend(c, excluding: s.tried)
+        expireStanding(wc)
+        while let s = wc.queue.waiters.first {
+            let next = wc.queue.rules.next(stillWaiting: s.phase == .exchange && s.queuedAt != 0) {
+                hasEligibleBackend(wc, excluding: s.tried)
             }
             switch next {
             case .discard:
-                queues[c.index].waiters.removeFirst()
+                wc.queue.waiters.removeFirst()
                 continue
             case .wait:
                 return
             case .dispatch:
-                queues[c.index].waiters.removeFirst()
-                queues[c.index].rules.dispatched(sojourn: loop.now &- s.queuedAt, now: loop.now)
+                wc.queue.waiters.removeFirst()
+                wc.queue.rules.dispatched(sojourn: loop.now &- s.queuedAt, now: loop.now)
                 s.queuedAt = 0
                 s.connectToBackend()
                 s.drive()
@@ -70,44 +76,48 @@ extension Worker {
     }
 
     /// While the queue is standing, waiters older than `queue_target` are answered 503 now.
-    func expireStanding(_ c: ClusterRuntime) {
+    func expireStanding(_ wc: WorkerCluster) {
         let now = loop.now
-        let oldest = queues[c.index].waiters.first.map { now &- $0.queuedAt }
-        queues[c.index].rules.roll(now: now, oldestAge: oldest)
-        while let s = queues[c.index].waiters.first, queues[c.index].rules.shedsOldest(age: now &- s.queuedAt) {
-            queues[c.index].waiters.removeFirst()
+        let oldest = wc.queue.waiters.first.map { now &- $0.queuedAt }
+        wc.queue.rules.roll(now: now, oldestAge: oldest)
+        while let s = wc.queue.waiters.first, wc.queue.rules.shedsOldest(age: now &- s.queuedAt) {
+            wc.queue.waiters.removeFirst()
             s.queuedAt = 0
             s.shed(.overload)
             s.drive()  // send the 503 now: this session has no event of its own coming
         }
     }
 
-    /// A new snapshot: waiters move to the queue of the cluster with the same name (their wait
-    /// goes on), or get 503 when their cluster is gone; then free slots are handed out.
-    func flushQueues() {
-        let all = queues.flatMap { $0.waiters }
-        queues = snapshot.clusters.map { AdmissionQueue(capacity: $0.perWorkerQueue, target: $0.config.limits?.queueTarget ?? 0) }
+    /// A new snapshot: the waiters of the `previous` (now retired) clusters move to the queue
+    /// of the current cluster with the same name (their wait goes on), or get a backend of
+    /// their own cluster now when it is gone or no longer limited; then free slots are handed out.
+    func moveWaiters(from previous: [WorkerCluster]) {
+        var all: [ClientConnection] = []
+        for wc in previous {
+            all.append(contentsOf: wc.queue.waiters)
+            wc.queue.waiters.removeAll()
+        }
         for s in all where s.phase == .exchange && s.queuedAt != 0 {
-            if let name = s.cluster?.name, let nc = snapshot.clusters.first(where: { $0.name == name }), nc.limited {
+            if let name = s.cluster?.runtime.name, let nc = clusters.first(where: { $0.runtime.name == name }), nc.runtime.limited {
                 s.cluster = nc
                 s.tried.removeAll(keepingCapacity: true)
-                queues[nc.index].waiters.append(s)
+                nc.queue.waiters.append(s)
             } else {
                 s.queuedAt = 0
                 s.connectToBackend()
                 s.drive()
             }
         }
-        for c in snapshot.clusters where c.limited { slotFreed(c) }
+        for wc in clusters where wc.runtime.limited { slotFreed(wc) }
     }
 
     /// Counts a refused request by cluster index (by name if a reload retired the cluster).
-    func countShed(_ c: ClusterRuntime?, _ reason: ShedReason) {
-        guard let c else { return }
-        if c.index < snapshot.clusters.count && snapshot.clusters[c.index] === c {
-            metrics.countShed(cluster: c.index, reason)
+    func countShed(_ wc: WorkerCluster?, _ reason: ShedReason) {
+        guard let wc else { return }
+        if let i = wc.currentIndex {
+            metrics.countShed(cluster: i, reason)
         } else {
-            metrics.countRetiredShed(cluster: c.name, reason)
+            metrics.countRetiredShed(cluster: wc.runtime.name, reason)
         }
     }
 }

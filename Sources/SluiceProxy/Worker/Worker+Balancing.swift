@@ -34,7 +34,8 @@ struct WorkerBackends: BackendView {
 /// in SluiceBalancing; this holds the per-worker state they run on. Loop thread only.
 extension Worker {
 
-    /// The cluster (an index of `listener.snapshot`) for `route`; a split picks by weight.
+    /// The cluster (an index of `listener.snapshot` and `listener.clusters`) for `route`; a
+    /// split picks by weight.
     func pickCluster(listener: ListenerHandler, route: Int) -> Int {
         let li = listener.listenerIndex
         let r = listener.snapshot.routers[li].routes[route]
@@ -51,31 +52,33 @@ extension Worker {
     /// `after` is the backend whose connect failed or reset just now: the pick is then a
     /// failover pick (see `TierSelector.plan`).
     func pickBackend(
-        _ c: ClusterRuntime, excluding tried: [Int], hashKey: UInt64, respectLimits: Bool = true, after failed: BackendRuntime? = nil
+        _ wc: WorkerCluster, excluding tried: [Int], hashKey: UInt64, respectLimits: Bool = true, after failed: BackendRuntime? = nil
     ) -> Int? {
-        if c.slowStart > 0 { applyRamp(c) }
-        let plan = pickPlan(c, after: failed, draw: true)
+        let c = wc.runtime
+        if c.slowStart > 0 { applyRamp(wc) }
+        let plan = pickPlan(wc, after: failed, draw: true)
         guard plan.first >= 0 else { return nil }
         let e = plan.eligibility(tried: tried, limit: respectLimits ? c.perWorkerBackendLimit : .max, now: loop.now)
         let view = backendView(c)
-        if let i = pick(c, tier: plan.first, e, view, hashKey: hashKey) { return i }
+        if let i = pick(wc, tier: plan.first, e, view, hashKey: hashKey) { return i }
         guard plan.second >= 0 else { return nil }
-        return pick(c, tier: plan.second, e, view, hashKey: hashKey)
+        return pick(wc, tier: plan.second, e, view, hashKey: hashKey)
     }
 
     /// Whether `pickBackend` with the same arguments would find a backend, without picking one:
     /// no balancer state moves, so asking never skews the weighted split. Loop thread only.
     func hasEligibleBackend(
-        _ c: ClusterRuntime, excluding tried: [Int], respectLimits: Bool = true, after failed: BackendRuntime? = nil
+        _ wc: WorkerCluster, excluding tried: [Int], respectLimits: Bool = true, after failed: BackendRuntime? = nil
     ) -> Bool {
-        if c.slowStart > 0 { applyRamp(c) }
-        let plan = pickPlan(c, after: failed, draw: false)
+        let c = wc.runtime
+        if c.slowStart > 0 { applyRamp(wc) }
+        let plan = pickPlan(wc, after: failed, draw: false)
         let e = plan.eligibility(tried: tried, limit: respectLimits ? c.perWorkerBackendLimit : .max, now: loop.now)
         let view = backendView(c)
         for k in 0..<2 {
             let tier = k == 0 ? plan.first : plan.second
             if tier >= 0,
-                isCurrent(c) ? balancers[c.index][tier].hasEligible(e, in: view) : e.first(among: c.tiers[tier].weights, view) != nil
+                !wc.retired ? wc.balancers[tier].hasEligible(e, in: view) : e.first(among: c.tiers[tier].weights, view) != nil
             {
                 return true
             }
@@ -85,7 +88,8 @@ extension Worker {
 
     /// Which tiers a pick tries, in order, and how it filters (`TierSelector`); `draw: false`
     /// keeps the random draw (and so the split) untouched.
-    func pickPlan(_ c: ClusterRuntime, after failed: BackendRuntime?, draw: Bool) -> TierPlan {
+    func pickPlan(_ wc: WorkerCluster, after failed: BackendRuntime?, draw: Bool) -> TierPlan {
+        let c = wc.runtime
         let now = loop.now
         let recent = now < justFailedAny
         guard
@@ -93,12 +97,12 @@ extension Worker {
                 afterFailure: failed != nil, backendsCanLeave: c.filtered || shared.registry.hasAdminOverrides, recentFailure: recent)
         else { return .unfiltered }
         return tierSelector(c).plan(
-            share: tierShare(c), failedTier: failed.map(tier(of:)), recentFailure: recent, draw: draw, random: &random)
+            share: tierShare(wc), failedTier: failed.map(tier(of:)), recentFailure: recent, draw: draw, random: &random)
     }
 
     /// Whether a failover pick after `failed` starts on the other tier (its own looks down).
-    func leavesTier(_ c: ClusterRuntime, after failed: BackendRuntime) -> Bool {
-        tierSelector(c).leavesTier(tier(of: failed))
+    func leavesTier(_ wc: WorkerCluster, after failed: BackendRuntime) -> Bool {
+        tierSelector(wc.runtime).leavesTier(tier(of: failed))
     }
 
     /// Remembers on this worker that `b` refused a connection or reset one before answering:
@@ -112,32 +116,33 @@ extension Worker {
     /// How long a backend that failed a connect or reset counts as "just failed" for retries.
     static let justFailedWindow: UInt64 = 1_000_000_000
 
-    /// The failover split of `c`, from this worker's cache (`TierShares`).
-    func tierShare(_ c: ClusterRuntime) -> TierShare {
+    /// The failover split of `wc`, from this worker's cache (`TierShares`) while current.
+    func tierShare(_ wc: WorkerCluster) -> TierShare {
+        let c = wc.runtime
         let now = loop.now
         let clusters = snapshot.clusters
         shares.refresh(
             generation: shared.registry.currentGeneration, clusters: clusters.count,
             ejectionsMade: shared.registry.ejectionsMade.load(ordering: .relaxed) > 0, now: now
         ) { clusters[$0].tierShare(now: now) }
-        guard isCurrent(c) else { return c.tierShare(now: now) }
+        guard !wc.retired else { return c.tierShare(now: now) }
         return shares.shares[c.index]
     }
 
     /// Slow start: while a backend of `c` ramps, its weight in this worker's round robin,
     /// random and least-request pickers follows `SlowStart`, in units of 1/`SlowStart.scale`
     /// (Maglev keeps full weights: consistent hashing should not move keys as weights ramp).
-    /// Re-applied when `SlowStartRamp` says so (every 100 ms, or at once on a health change).
-    func applyRamp(_ c: ClusterRuntime) {
-        guard c.index < ramps.count, isCurrent(c),
-            ramps[c.index].due(now: loop.now, generation: shared.registry.currentGeneration)
-        else { return }
+    /// Re-applied when `SlowStartRamp` says so (every 100 ms, or at once on a health change);
+    /// a retired cluster's pickers are no longer used (see `pick`), so they are not ramped.
+    func applyRamp(_ wc: WorkerCluster) {
+        let c = wc.runtime
+        guard !wc.retired, wc.ramp.due(now: loop.now, generation: shared.registry.currentGeneration) else { return }
         let now = loop.now
         for (k, tier) in c.tiers.enumerated() {
             for (i, b) in c.backends.enumerated() where tier.weights[i] > 0 {
                 let joined = max(b.health.joinedAt.load(ordering: .relaxed), b.health.ejectedUntil.load(ordering: .relaxed))
                 let w = SlowStart.rampedWeight(tier.weights[i], joinedAt: joined, now: now, duration: c.slowStart)
-                if w != balancers[c.index][k].weight(at: i) { balancers[c.index][k].weightChanged(w, at: i) }
+                if w != wc.balancers[k].weight(at: i) { wc.balancers[k].weightChanged(w, at: i) }
             }
         }
     }
@@ -192,10 +197,6 @@ extension Worker {
 
     // MARK: helpers
 
-    /// `c` is the cluster of this worker's current snapshot (its per-worker state is by index).
-    @inline(__always)
-    func isCurrent(_ c: ClusterRuntime) -> Bool { c.index < balancers.count && snapshot.clusters[c.index] === c }
-
     @inline(__always)
     func backendView(_ c: ClusterRuntime) -> WorkerBackends {
         WorkerBackends(backends: c.backends, inFlight: active, justFailedUntil: justFailedUntil)
@@ -211,48 +212,35 @@ extension Worker {
     }
 
     /// One tier, by the cluster's algorithm: this worker's picker, or, for an exchange that
-    /// started on an older snapshot, one over that snapshot's shared tables (round robin,
-    /// whose state is per worker, becomes a plain scan there).
+    /// started on an older snapshot (a retired cluster), one over that snapshot's shared
+    /// tables (round robin, whose state is per worker, becomes a plain scan there).
     @inline(__always)
-    func pick(_ c: ClusterRuntime, tier: Int, _ e: Eligibility, _ view: WorkerBackends, hashKey: UInt64) -> Int? {
-        if isCurrent(c) { return balancers[c.index][tier].pick(e, in: view, key: hashKey, random: &random) }
+    func pick(_ wc: WorkerCluster, tier: Int, _ e: Eligibility, _ view: WorkerBackends, hashKey: UInt64) -> Int? {
+        if !wc.retired { return wc.balancers[tier].pick(e, in: view, key: hashKey, random: &random) }
+        let c = wc.runtime
         if c.balance == .roundRobin { return e.first(among: c.tiers[tier].weights, view) }
-        var stale = Self.balancer(c, tier: tier, scaled: false)
+        var stale = WorkerCluster.balancer(c, tier: tier, scaled: false)
         return stale.pick(e, in: view, key: hashKey, random: &random)
-    }
-
-    /// The picker for `tier` of `c`. `scaled`: weights × `SlowStart.scale`, a worker's own
-    /// tables that slow start can ramp fractionally (round robin's picks and the others'
-    /// shares are unchanged by one common factor); else the snapshot's shared tables as they
-    /// are. Maglev tables are always the snapshot's (about 256 KiB each).
-    static func balancer(_ c: ClusterRuntime, tier: Int, scaled: Bool) -> Balancer {
-        let t = c.tiers[tier]
-        let weights = scaled ? t.weights.map { $0 * SlowStart.scale } : t.weights
-        switch c.balance {
-        case .roundRobin: return .roundRobin(SmoothWeightedRoundRobin(weights: weights))
-        case .random: return .random(scaled ? WeightedRandom(weights: weights) : t.random)
-        case .leastRequest: return .leastRequest(scaled ? LeastRequest(weights: weights) : t.leastRequest)
-        case .hash: return t.maglev.map { .hash($0) } ?? .empty
-        }
     }
 }
 
 extension Worker {
     /// Retries in flight may add at most `budget` on top of the cluster's requests in flight
     /// on this worker (`RetryBudget`, with a floor of 3 as Envoy's `min_retry_concurrency`).
-    func retryBudgetAllows(_ c: ClusterRuntime, _ policy: RetryConfig) -> Bool {
-        guard c.index < retriesInFlight.count, snapshot.clusters[c.index] === c else { return false }
+    /// A retired cluster allows none (as before `WorkerCluster`: only current clusters retry).
+    func retryBudgetAllows(_ wc: WorkerCluster, _ policy: RetryConfig) -> Bool {
+        guard !wc.retired else { return false }
         var inFlight = 0
-        for b in c.backends { inFlight += active[b.id] }
-        return RetryBudget(ratio: policy.budget).allows(retriesInFlight: retriesInFlight[c.index], requestsInFlight: inFlight)
+        for b in wc.runtime.backends { inFlight += active[b.id] }
+        return RetryBudget(ratio: policy.budget).allows(retriesInFlight: wc.retriesInFlight, requestsInFlight: inFlight)
     }
 
     /// Counts a retry by cluster index (by name if a reload retired the cluster).
-    func countRetry(_ c: ClusterRuntime, _ reason: RetryReason) {
-        if c.index < snapshot.clusters.count && snapshot.clusters[c.index] === c {
-            metrics.countRetry(cluster: c.index, reason)
+    func countRetry(_ wc: WorkerCluster, _ reason: RetryReason) {
+        if let i = wc.currentIndex {
+            metrics.countRetry(cluster: i, reason)
         } else {
-            metrics.countRetiredRetry(cluster: c.name, reason)
+            metrics.countRetiredRetry(cluster: wc.runtime.name, reason)
         }
     }
 }

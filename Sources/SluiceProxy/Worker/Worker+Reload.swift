@@ -21,16 +21,16 @@ extension Worker {
         if justFailedUntil.count < snap.backendCount {
             justFailedUntil.append(contentsOf: repeatElement(0, count: snap.backendCount - justFailedUntil.count))
         }
-        // Weights × SlowStart.scale, so slow start can ramp fractionally (no algorithm's
-        // split changes when every weight is multiplied by one factor).
-        balancers = snap.clusters.map { c in c.tiers.indices.map { Self.balancer(c, tier: $0, scaled: true) } }
-        retriesInFlight = snap.clusters.map { _ in 0 }
-        ramps = snap.clusters.map { _ in SlowStartRamp() }
+        // The previous snapshot's clusters retire: their exchanges finish on them; their
+        // waiters move to the new snapshot's clusters in `moveWaiters`.
+        let previous = clusters
+        for wc in previous { wc.retired = true }
+        clusters = snap.clusters.map(WorkerCluster.init)
         // Every counter (requests, durations, shed, retries, handshakes) carries over by name;
-        // before `flushQueues`, whose sheds count by the new snapshot's indices.
+        // before `moveWaiters`, whose sheds count by the new snapshot's indices.
         metrics.reshape(
             listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
-        flushQueues()
+        moveWaiters(from: previous)
 
         shares.invalidate()
         for ch in checkers { ch.stop() }
@@ -52,7 +52,7 @@ extension Worker {
     /// A runtime snapshot (the same listeners; new weights): every listener's index now refers
     /// to it. A reload instead moves listeners in `applyListeners`. Loop thread.
     func listenersFollowSnapshot() {
-        for h in listeners where !h.removed { h.snapshot = snapshot }
+        for h in listeners where !h.removed { h.follow(snapshot, clusters) }
     }
 
     /// A reload's listener changes, on this worker's thread, right after its new snapshot.
@@ -62,7 +62,7 @@ extension Worker {
             if let k = plan.keep.first(where: { $0.oldName == h.name && $0.configured == h.configured }) {
                 h.listenerIndex = k.index
                 h.name = k.name
-                h.snapshot = snapshot
+                h.follow(snapshot, clusters)
                 next.append(h)
             } else {
                 // Removed: stop accepting; idle connections close, busy ones end after their answer
@@ -86,6 +86,4 @@ extension Worker {
         }
         listeners = next
     }
-
-    /// Counts a TLS handshake that ended, by the listener's index (by name if a reload retired it).
 }

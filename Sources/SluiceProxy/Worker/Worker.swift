@@ -30,18 +30,13 @@ final class Worker: @unchecked Sendable {
     var sessionCount = 0
     /// Idle backend connections by backend id, most recently used last.
     var pools: [[UpstreamConnection]] = []
-    /// This worker's picker per cluster and tier ([primary, standby]), weights × `SlowStart.scale`.
-    var balancers: [[Balancer]] = []
-    /// Failover split per cluster, recomputed when the registry's health generation moves.
+    /// This worker's state per cluster of `snapshot` (pickers, ramp, queue, retry budget), in
+    /// the snapshot's order; exchanges of older snapshots hold their own (`WorkerCluster`).
+    var clusters: [WorkerCluster] = []
+    /// Failover split per cluster of `snapshot`, recomputed when the registry's health generation moves.
     var shares = TierShares()
-    /// Slow start: per cluster, when the ramp was last applied to `balancers`.
-    var ramps: [SlowStartRamp] = []
     var checkers: [HealthChecker] = []
-    /// Waiting rooms per cluster (`limits`).
-    var queues: [AdmissionQueue] = []
     var dispatching = false
-    /// Retries in flight per cluster.
-    var retriesInFlight: [Int] = []
     /// Requests in flight per backend id, on this worker (least_request reads it).
     var active: [Int] = []
     /// Per backend id: until when (monotonic ns) it counts as "just failed" on this worker, after
