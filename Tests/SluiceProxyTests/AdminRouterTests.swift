@@ -60,6 +60,15 @@ import Testing
         try JSONSerialization.jsonObject(with: StatusDocument(s).json()) as? [String: Any] ?? [:]
     }
 
+    @Test func aNonFiniteNumberDoesNotEmptyTheDocument() throws {
+        var s = PrometheusTextTests.sample()
+        s.clusters[0].standbyShare = .nan
+        let d = try decode(s)
+        let clusters = d["clusters"] as? [[String: Any]] ?? []
+        #expect(clusters.first?["standby_share"] as? String == "NaN")
+        #expect(d["workers"] as? Int == 2)
+    }
+
     @Test func theDocumentHasTheKeysAndTypesClientsRead() throws {
         let d = try decode(PrometheusTextTests.sample())
         #expect(Set(d.keys) == ["config", "workers", "listeners", "clusters", "uptime_seconds"])

@@ -108,6 +108,9 @@ struct StatusDocument: Encodable {
         let e = JSONEncoder()
         e.keyEncodingStrategy = .convertToSnakeCase
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // A non-finite number (a share computed over no weight) must not make the whole
+        // document fail to encode: it is written as a string instead.
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return (try? e.encode(self)) ?? Data()
     }
 
