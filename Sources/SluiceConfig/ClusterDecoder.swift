@@ -60,13 +60,20 @@ enum ClusterDecoder {
         if let l = m.node("limits"),
             let lm = MappingReader(
                 l, ctx, what: "\(what).limits",
-                known: ["max_requests_per_backend", "max_queue", "queue_timeout", "queue_target"])
+                known: [
+                    "max_requests_per_backend", "max_queue", "queue_timeout", "queue_target", "reserve_for_critical", "adaptive",
+                ])
         {
             var cl = ClusterLimits()
             cl.maxRequestsPerBackend = lm.int("max_requests_per_backend", cl.maxRequestsPerBackend, 1...1_000_000)
             cl.maxQueue = lm.int("max_queue", cl.maxQueue, 0...10_000_000)
             cl.queueTimeout = lm.duration("queue_timeout", cl.queueTimeout, allowZero: false)
             cl.queueTarget = lm.duration("queue_target", cl.queueTarget)
+            cl.reserveForCritical = lm.percentage("reserve_for_critical", cl.reserveForCritical)
+            if cl.reserveForCritical >= 1, let (_, n) = lm.scalar("reserve_for_critical") {
+                ctx.error(n, "\(what).limits.reserve_for_critical must be below 100% (normal requests need a slot)")
+            }
+            cl.adaptive = lm.bool("adaptive", cl.adaptive)
             c.limits = cl
         }
         if let t = m.node("timeouts"),

@@ -92,6 +92,48 @@ public struct RouteConfig: Sendable {
     public var pathPrefix: String?
     /// One entry for `cluster:`, several for `split:`.
     public var targets: [Split]
+    /// Who keeps capacity when it runs short (DESIGN §3 "Priorities under overload").
+    public var priority: RequestPriority = .normal
+    /// Per-client request rate (GCRA), or nil.
+    public var rateLimit: RateLimitConfig? = nil
+}
+
+/// A route's `priority`: in a queue critical goes before normal, normal before sheddable.
+/// The raw values order them (smaller is more important) and index per-priority counters.
+public enum RequestPriority: Int, Sendable, CaseIterable, Comparable {
+    case critical = 0
+    case normal = 1
+    case sheddable = 2
+
+    public var label: String {
+        switch self {
+        case .critical: return "critical"
+        case .normal: return "normal"
+        case .sheddable: return "sheddable"
+        }
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A route's `rate_limit`: GCRA per client key.
+public struct RateLimitConfig: Sendable, Equatable {
+    public enum Key: Sendable, Equatable {
+        case clientIP
+        /// Lowercased field name; a request without it is limited by its client address.
+        case header(String)
+    }
+    public var key: Key = .clientIP
+    /// Sustained requests per second (`20/s`, `600/m`).
+    public var rate: Double
+    /// Requests a client may send at once before the sustained rate applies.
+    public var burst: Int
+
+    public init(key: Key = .clientIP, rate: Double, burst: Int) {
+        self.key = key
+        self.rate = rate
+        self.burst = burst
+    }
 }
 
 public enum BalanceAlgorithm: String, Sendable, CaseIterable {
@@ -163,6 +205,10 @@ public struct ClusterLimits: Sendable {
     public var maxQueue = 1024
     public var queueTimeout: UInt64 = 2_000_000_000
     public var queueTarget: UInt64 = 50_000_000
+    /// Share of each backend's slots that only critical requests may take.
+    public var reserveForCritical = 0.1
+    /// Each backend's limit follows its measured latency, between 4 and `maxRequestsPerBackend`.
+    public var adaptive = false
 }
 
 public struct UpstreamTLSConfig: Sendable {

@@ -52,7 +52,9 @@ enum ListenerDecoder {
     }
 
     static func decodeRoute(_ node: Node, what: String, _ ctx: DecodeContext, clusterNames: Set<String>) -> RouteConfig? {
-        guard let m = MappingReader(node, ctx, what: what, known: ["match", "cluster", "split"]) else { return nil }
+        guard let m = MappingReader(node, ctx, what: what, known: ["match", "cluster", "split", "priority", "rate_limit"]) else {
+            return nil
+        }
         var host: String? = nil
         var prefix: String? = nil
         if let mn = m.node("match"), let mm = MappingReader(mn, ctx, what: "\(what).match", known: ["host", "path_prefix"]) {
@@ -89,6 +91,42 @@ enum ListenerDecoder {
             ctx.error(node, "\(what): a route needs cluster or split")
             return nil
         }
-        return RouteConfig(host: host, pathPrefix: prefix, targets: targets)
+        var route = RouteConfig(host: host, pathPrefix: prefix, targets: targets)
+        if let (p, n) = m.scalar("priority") {
+            if let v = RequestPriority.allCases.first(where: { $0.label == p }) {
+                route.priority = v
+            } else {
+                ctx.error(n, "\(what).priority must be one of critical, normal, sheddable (got \"\(p)\")")
+            }
+        }
+        if let r = m.node("rate_limit") { route.rateLimit = decodeRateLimit(r, what: "\(what).rate_limit", ctx) }
+        return route
+    }
+
+    /// `rate_limit: { key: client_ip | header:NAME, rate: 20/s | 600/m, burst: 40 }`.
+    static func decodeRateLimit(_ node: Node, what: String, _ ctx: DecodeContext) -> RateLimitConfig? {
+        guard let m = MappingReader(node, ctx, what: what, known: ["key", "rate", "burst"]) else { return nil }
+        guard let (text, rn) = m.scalar("rate") else {
+            ctx.error(node, "\(what): \"rate\" is required (e.g. 20/s or 600/m)")
+            return nil
+        }
+        guard let rate = Units.rate(text) else {
+            ctx.error(rn, "\(what).rate: \"\(text)\" is not a rate (write N/s or N/m, N above 0)")
+            return nil
+        }
+        var r = RateLimitConfig(rate: rate, burst: max(1, Int(rate.rounded(.up))))
+        r.burst = m.int("burst", r.burst, 1...10_000_000)
+        if let (k, n) = m.scalar("key") {
+            if k == "client_ip" {
+                r.key = .clientIP
+            } else if k.hasPrefix("header:"), k.count > 7,
+                k.dropFirst(7).allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) })
+            {
+                r.key = .header(String(k.dropFirst(7)).lowercased())
+            } else {
+                ctx.error(n, "\(what).key must be client_ip or header:NAME (got \"\(k)\")")
+            }
+        }
+        return r
     }
 }

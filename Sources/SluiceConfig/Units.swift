@@ -34,6 +34,18 @@ public enum Units {
     }
 
     /// `50%` -> 0.5; must be within 0...100%.
+    /// `20/s`, `600/m`, `0.5/s` → requests per second; nil when malformed or not above 0.
+    public static func rate(_ text: String) -> Double? {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let n = Double(parts[0].trimmingCharacters(in: .whitespaces)), n.isFinite, n > 0 else { return nil }
+        switch parts[1].trimmingCharacters(in: .whitespaces) {
+        case "s": return n
+        case "m": return n / 60
+        case "h": return n / 3600
+        default: return nil
+        }
+    }
+
     public static func percentage(_ text: String) -> Double? {
         let t = text.trimmingCharacters(in: .whitespaces)
         guard t.hasSuffix("%") else { return nil }

@@ -217,3 +217,66 @@ let minimal = """
         }
     }
 }
+
+@Suite struct OverloadConfigTests {
+    static let yaml = """
+        listeners:
+          - name: web
+            listen: 127.0.0.1:0
+            routes:
+              - match: { path_prefix: /checkout/ }
+                cluster: app
+                priority: critical
+              - match: { path_prefix: /products/ }
+                cluster: app
+                priority: sheddable
+                rate_limit: { key: "header:X-Api-Key", rate: 600/m, burst: 5 }
+              - cluster: app
+                rate_limit: { rate: 20/s }
+        clusters:
+          - name: app
+            backends:
+              - { address: 127.0.0.1:8001 }
+            limits: { max_requests_per_backend: 50, reserve_for_critical: 20%, adaptive: true }
+        """
+
+    @Test func priorityRateLimitAndReservationDecode() throws {
+        let c = try ConfigLoader.parse(Self.yaml, file: "t.yaml")
+        let r = c.listeners[0].routes
+        #expect(r.map(\.priority) == [.critical, .sheddable, .normal])
+        #expect(r[0].rateLimit == nil)
+        #expect(r[1].rateLimit == RateLimitConfig(key: .header("x-api-key"), rate: 10, burst: 5))
+        // burst defaults to one second of the sustained rate
+        #expect(r[2].rateLimit == RateLimitConfig(key: .clientIP, rate: 20, burst: 20))
+        let l = try #require(c.clusters[0].limits)
+        #expect(l.reserveForCritical == 0.2)
+        #expect(l.adaptive)
+        #expect(ClusterLimits().reserveForCritical == 0.1)
+        #expect(!ClusterLimits().adaptive)
+    }
+
+    @Test func badOverloadValuesAreErrorsWithTheirLine() {
+        let bad = Self.yaml
+            .replacingOccurrences(of: "priority: critical", with: "priority: urgent")
+            .replacingOccurrences(of: "rate: 600/m", with: "rate: 600/week")
+            .replacingOccurrences(of: "reserve_for_critical: 20%", with: "reserve_for_critical: 100%")
+            .replacingOccurrences(of: "{ rate: 20/s }", with: "{ key: cookie, rate: 20/s }")
+        let e = errorsOf(bad)
+        #expect(e.count == 4, "\(e)")
+        #expect(e.contains { $0.hasPrefix("t.yaml:7:") && $0.contains("priority must be one of critical, normal, sheddable") })
+        #expect(e.contains { $0.hasPrefix("t.yaml:11:") && $0.contains("is not a rate") })
+        #expect(e.contains { $0.hasPrefix("t.yaml:13:") && $0.contains("key must be client_ip or header:NAME") })
+        #expect(e.contains { $0.hasPrefix("t.yaml:18:") && $0.contains("reserve_for_critical must be below 100%") })
+        #expect(
+            errorsOf(Self.yaml.replacingOccurrences(of: "{ rate: 20/s }", with: "{ burst: 3 }")).contains {
+                $0.contains("\"rate\" is required")
+            })
+    }
+
+    @Test func ratesParse() {
+        #expect(Units.rate("20/s") == 20)
+        #expect(Units.rate("600/m") == 10)
+        #expect(Units.rate("0.5/s") == 0.5)
+        for bad in ["0/s", "-1/s", "20", "20/d", "x/s", "/s", "inf/s"] { #expect(Units.rate(bad) == nil, "\(bad)") }
+    }
+}
