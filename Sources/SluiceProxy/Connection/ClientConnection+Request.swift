@@ -184,10 +184,10 @@ extension ClientConnection {
         case .replay:
             replay()
         case .answer(let e):
-            sendError(e.status, e.reason)
+            sendError(e.status, e.reason, retryAfter: e.retryAfter)
         case .shed(let reason):
             worker.countShed(cluster, reason)
-            sendError(503, reason.answer)
+            sendError(503, reason.answer, retryAfter: 1)
         case .finish(let reuse):
             finishExchange(reuse: reuse)
         case .cut:

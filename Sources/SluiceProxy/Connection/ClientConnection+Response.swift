@@ -215,9 +215,10 @@ extension ClientConnection {
     }
 
     /// Answers with a short plain-text error (`ErrorResponse`) and closes the connection after it.
-    func sendError(_ code: Int, _ reason: StaticString) {
+    /// Sluice's own answer `code` (closing the connection); `retryAfter` seconds for a 503 or 429.
+    func sendError(_ code: Int, _ reason: StaticString, retryAfter: Int? = nil) {
         closeUpstream()
-        bytesSent = ErrorResponse.write(status: code, reason: reason, retryAfter: code == 503 ? 1 : nil, into: ensureOut())
+        bytesSent = ErrorResponse.write(status: code, reason: reason, retryAfter: retryAfter, into: ensureOut())
         if phase == .exchange {
             logExchange(aborted: false)
             endRetryAccounting()

@@ -307,7 +307,7 @@ struct Exchange {
         switch state {
         case .idle, .answered, .done: return .wait
         case .tunnel: return .close
-        default: return fail(ErrorAnswer(503, "shutting down"))
+        default: return fail(ErrorAnswer(503, "shutting down", retryAfter: 1))
         }
     }
 

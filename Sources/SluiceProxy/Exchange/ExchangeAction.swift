@@ -5,16 +5,19 @@ import SluiceHTTP
 struct ErrorAnswer: Equatable, CustomStringConvertible {
     let status: Int
     let reason: StaticString
+    /// Seconds for a `Retry-After` field (a 429's exact wait), or nil.
+    let retryAfter: Int?
 
-    init(_ status: Int, _ reason: StaticString) {
+    init(_ status: Int, _ reason: StaticString, retryAfter: Int? = nil) {
         self.status = status
         self.reason = reason
+        self.retryAfter = retryAfter
     }
 
     var description: String { "\(status) \(reason)" }
 
     static func == (a: ErrorAnswer, b: ErrorAnswer) -> Bool {
-        a.status == b.status && a.reason.description == b.reason.description
+        a.status == b.status && a.reason.description == b.reason.description && a.retryAfter == b.retryAfter
     }
 }
 

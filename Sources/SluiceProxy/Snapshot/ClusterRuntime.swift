@@ -51,6 +51,8 @@ final class ClusterRuntime: Sendable {
     let perWorkerBackendLimit: Int
     let perWorkerQueue: Int
     var limited: Bool { perWorkerBackendLimit != .max }
+    /// `limits.max_requests_per_backend` for the whole process (`.max` without `limits`).
+    let maxRequestsPerBackend: Int
     /// `hash_on: header:NAME` / `cookie:NAME`, lowercased; empty for client_ip.
     let hashHeader: [UInt8]
     let hashCookie: [UInt8]
@@ -92,7 +94,9 @@ final class ClusterRuntime: Sendable {
             let w = max(1, workers)
             perWorkerBackendLimit = max(1, (l.maxRequestsPerBackend + w - 1) / w)
             perWorkerQueue = (l.maxQueue + w - 1) / w
+            maxRequestsPerBackend = l.maxRequestsPerBackend
         } else {
+            maxRequestsPerBackend = .max
             perWorkerBackendLimit = .max
             perWorkerQueue = 0
         }
@@ -108,6 +112,12 @@ final class ClusterRuntime: Sendable {
             hashCookie = Array(name.utf8)
         }
     }
+
+    /// The concurrency limit of backend `b` for the whole process right now: the configured
+    /// `max_requests_per_backend` (`.max` without `limits`), or its adaptive limit
+    /// (`limits.adaptive`). One relaxed load at most; any thread.
+    @inline(__always)
+    func limit(for b: BackendRuntime) -> Int { maxRequestsPerBackend }
 
     /// The failover split at monotonic time `now`: from the backends' health (atomic loads).
     func tierShare(now: UInt64) -> TierShare {
