@@ -1,3 +1,6 @@
+import SluiceBalancing
+import SluiceConfig
+
 /// `GET /metrics`: a sample in the Prometheus text exposition format 0.0.4.
 ///
 /// Pure; control thread. Families and series come in a fixed order (the configuration's for
@@ -62,11 +65,13 @@ enum PrometheusText {
         for c in s.clusters { line("failover_standby_share", "cluster=\"\(esc(c.name))\"", c.standbyShare) }
         family("queue_depth", "gauge", "Requests waiting for a backend slot (limits), by cluster.")
         for c in s.clusters { line("queue_depth", "cluster=\"\(esc(c.name))\"", c.queueDepth) }
-        family("shed_total", "counter", "Requests refused for lack of capacity (503), by cluster and reason.")
+        family("shed_total", "counter", "Requests refused for lack of capacity (503), by cluster, reason and route priority.")
         for c in s.clusters {
             for reason in ShedReason.allCases {
-                let n = MetricTotals.count(s.totals.shed, c.name, reason.rawValue)
-                line("shed_total", "cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\"", n)
+                for p in RequestPriority.allCases {
+                    let n = MetricTotals.count(s.totals.shed, c.name, reason.rawValue * WaitQueue.lanes + p.rawValue)
+                    line("shed_total", "cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\",priority=\"\(p.label)\"", n)
+                }
             }
         }
         family("retries_total", "counter", "Requests tried again on another backend, by cluster and reason.")

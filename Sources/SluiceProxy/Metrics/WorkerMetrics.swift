@@ -1,3 +1,5 @@
+import SluiceBalancing
+
 /// A worker's counters, in flat arrays indexed by its current snapshot's positions, so
 /// counting is a few array increments by index: no hashing, no allocation.
 ///
@@ -9,7 +11,8 @@
 struct WorkerMetrics {
     /// Status codes 0..<600 (0: no answer was sent); anything else counts as the nearest.
     static let codes = 600
-    static let shedReasons = ShedReason.allCases.count
+    /// Shed counts per cluster: one per reason × priority lane (`reason.rawValue * lanes + lane`).
+    static let shedReasons = ShedReason.allCases.count * WaitQueue.lanes
     static let retryReasons = RetryReason.allCases.count
 
     /// The names the arrays are indexed by (the current snapshot's listeners and clusters).
@@ -23,7 +26,7 @@ struct WorkerMetrics {
     private var durationBuckets: [Int] = []
     private var durationSum: [Double] = []
     private var durationCount: [Int] = []
-    /// [cluster][ShedReason], [cluster][RetryReason], [listener][succeeded, failed]
+    /// [cluster][ShedReason × lane], [cluster][RetryReason], [listener][succeeded, failed]
     private var shed: [Int] = []
     private var retries: [Int] = []
     private var handshakes: [Int] = []
@@ -77,9 +80,9 @@ struct WorkerMetrics {
     }
 
     /// A refused request (503), by the current snapshot's cluster index.
-    mutating func countShed(cluster: Int, _ reason: ShedReason) {
+    mutating func countShed(cluster: Int, _ reason: ShedReason, lane: Int) {
         guard cluster >= 0 && cluster < clusters.count else { return }
-        shed[cluster * Self.shedReasons + reason.rawValue] &+= 1
+        shed[cluster * Self.shedReasons + reason.rawValue * WaitQueue.lanes + lane] &+= 1
     }
 
     /// A request tried again, by the current snapshot's cluster index.
@@ -105,9 +108,9 @@ struct WorkerMetrics {
         if let cluster, let seconds { carried.durations[cluster, default: DurationHistogram()].observe(seconds) }
     }
 
-    mutating func countRetiredShed(cluster: String, _ reason: ShedReason) {
+    mutating func countRetiredShed(cluster: String, _ reason: ShedReason, lane: Int) {
         var row = [Int](repeating: 0, count: Self.shedReasons)
-        row[reason.rawValue] = 1
+        row[reason.rawValue * WaitQueue.lanes + lane] = 1
         carried.add(shed: row[...], cluster: cluster)
     }
 

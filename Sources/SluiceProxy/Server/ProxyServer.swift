@@ -51,6 +51,7 @@ public final class ProxyServer: @unchecked Sendable {
         for i in 0..<config.workers {
             workers.append(try Worker(index: i, snapshot: snapshot, shared: shared))
         }
+        shared.install(inboxes: workers.map(\.inbox))
         for (li, l) in config.listeners.enumerated() {
             var address = l.address
             for w in workers {

@@ -43,7 +43,7 @@ final class Snapshot: Sendable {
         upstreamContexts = upstream
         var cs: [ClusterRuntime] = []
         for (i, c) in config.clusters.enumerated() {
-            cs.append(ClusterRuntime(c, index: i, registry: registry, workers: config.workers, upstreamTLS: upstream[i]))
+            cs.append(ClusterRuntime(c, index: i, registry: registry, upstreamTLS: upstream[i]))
         }
         clusters = cs
         backendCount = registry.count
