@@ -158,3 +158,33 @@ import Testing
         #expect(text.contains("sluice_shed_total{cluster=\"app\",reason=\"queue_full\",priority=\"normal\"} 0"))
     }
 }
+
+/// A backend's own `Retry-After` reaches the client untouched (DESIGN §3), with or without
+/// `limits` on its cluster.
+@Suite struct BackendRetryAfterTests {
+    @Test(arguments: ["", "    limits: { max_requests_per_backend: 4 }"])
+    func aBackendsOwnRetryAfterIsPassedOn(limits: String) throws {
+        let raw = try RawBackend(
+            reply: "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 17\r\nContent-Length: 4\r\n\r\nbusy", closeAfter: true)
+        let list = "      - { name: raw, address: 127.0.0.1:\(raw.port) }"
+        let proxy = try ProxyFixture(
+            """
+            workers: 1
+            access_log: { path: off }
+            listeners:
+              - name: web
+                listen: 127.0.0.1:0
+                routes:
+                  - cluster: app
+            clusters:
+              - name: app
+            \(limits)
+                backends:
+            \(list)
+            """)
+        let r = try TestClient(port: proxy.port).request("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(r.status == 503)
+        #expect(r.header("Retry-After") == "17")
+        #expect(r.text == "busy")
+    }
+}
