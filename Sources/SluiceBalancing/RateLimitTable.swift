@@ -3,9 +3,9 @@ import Synchronization
 /// The GCRA states of one route's clients, shared by every worker thread: a fixed table of
 /// `capacity` entries (64-bit key hash, TAT), so memory is bounded whatever the clients do.
 ///
-/// Lock-free: an entry is one 16-byte `Atomic<WordPair>` (x86-64 `cmpxchg16b`, AArch64
-/// `casp`), read and replaced whole, so a key and its TAT never tear and N threads on one key
-/// are together allowed exactly what one would be. A key lives in one bucket of `ways` entries
+/// Lock-free: an entry is one 16-byte `Atomic<WordPair>` (128-bit compare-and-swap: x86-64
+/// `cmpxchg16b`), read and replaced whole, so a key and its TAT never tear and N threads on
+/// one key are together allowed exactly what one would be. A key lives in one bucket of `ways` entries
 /// (two cache lines) chosen by its hash: a check reads at most `ways` entries and makes one
 /// compare-exchange when it allows; a refusal writes nothing. No allocation, no lock.
 ///

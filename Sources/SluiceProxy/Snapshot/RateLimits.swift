@@ -49,7 +49,4 @@ struct RateLimits: Sendable {
             }
         }
     }
-
-    /// True when no route of any listener is limited.
-    var isEmpty: Bool { byListener.allSatisfy { $0.allSatisfy { $0 == nil } } }
 }
