@@ -87,6 +87,7 @@ extension ClientConnection {
 
         // The forwarded head is built first: the access log reads method and path from it.
         writeForwardedHead(p)
+        if let routeIndex, refusedByRateLimit(p, route: routeIndex, headLength: headLength) { return }
         var c: WorkerCluster? = nil
         if let routeIndex {
             lane = router.routes[routeIndex].lane

@@ -74,6 +74,7 @@ enum PrometheusText {
                 }
             }
         }
+        rateLimited(s, family, line)
         family("retries_total", "counter", "Requests tried again on another backend, by cluster and reason.")
         for c in s.clusters where c.retries {
             for reason in RetryReason.allCases {
@@ -102,6 +103,22 @@ enum PrometheusText {
         family("config_last_reload_success_timestamp_seconds", "gauge", "When the configuration last loaded successfully.")
         out += "sluice_config_last_reload_success_timestamp_seconds \(Int(s.lastReloadSuccess.timeIntervalSince1970))\n"
         return out
+    }
+
+    /// `rate_limited_total`: every counted series, and 0 for each limited route's listener and
+    /// cluster not yet counted. Absent (not even HELP) when nothing is rate limited.
+    private static func rateLimited(
+        _ s: MetricsSample, _ family: (String, String, String) -> Void, _ line: (String, String, Int) -> Void
+    ) {
+        var series = s.totals.rateLimited
+        for l in s.listeners {
+            for c in l.rateLimitedClusters { series[MetricTotals.ListenerCluster(listener: l.name, cluster: c), default: 0] += 0 }
+        }
+        guard !series.isEmpty else { return }
+        family("rate_limited_total", "counter", "Requests refused by a route's rate_limit (429), by listener and cluster.")
+        for (k, n) in series.sorted(by: { $0.key < $1.key }) {
+            line("rate_limited_total", "listener=\"\(esc(k.listener))\",cluster=\"\(esc(k.cluster))\"", n)
+        }
     }
 
     private static func labels(_ c: MetricsSample.Cluster, _ b: MetricsSample.Backend) -> String {

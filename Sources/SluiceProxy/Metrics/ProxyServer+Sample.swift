@@ -58,7 +58,8 @@ extension ProxyServer {
             MetricsSample.Listener(
                 name: l.name, listen: boundAddresses[l.name]?.description ?? l.listenText, tls: l.tls != nil,
                 connections: report.connections[l.name] ?? 0,
-                certificates: i < snap.tlsContexts.count ? snap.tlsContexts[i]?.expiries ?? [] : [])
+                certificates: i < snap.tlsContexts.count ? snap.tlsContexts[i]?.expiries ?? [] : [],
+                rateLimitedClusters: snap.rateLimits.byListener[i].compactMap { $0.map { snap.clusters[$0.cluster].name } })
         }
         let clusters = snap.clusters.map { c in
             let share = c.tierShare(now: now)

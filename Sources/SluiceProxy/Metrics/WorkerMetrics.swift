@@ -30,6 +30,8 @@ struct WorkerMetrics {
     private var shed: [Int] = []
     private var retries: [Int] = []
     private var handshakes: [Int] = []
+    /// [listener][cluster]: refused by a route's `rate_limit`.
+    private var rateLimited: [Int] = []
     /// Counts from earlier snapshots and from retired work, by label names.
     private(set) var carried = MetricTotals()
 
@@ -50,6 +52,7 @@ struct WorkerMetrics {
         shed = Array(repeating: 0, count: c.count * Self.shedReasons)
         retries = Array(repeating: 0, count: c.count * Self.retryReasons)
         handshakes = Array(repeating: 0, count: l.count * 2)
+        rateLimited = Array(repeating: 0, count: l.count * c.count)
     }
 
     /// Everything counted so far, by label names (the admin plane merges workers' copies).
@@ -97,7 +100,17 @@ struct WorkerMetrics {
         handshakes[listener * 2 + (ok ? 0 : 1)] &+= 1
     }
 
+    /// A request refused by a route's `rate_limit`, by the current snapshot's indices.
+    mutating func countRateLimited(listener: Int, cluster: Int) {
+        guard listener >= 0 && listener < listeners.count && cluster >= 0 && cluster < clusters.count else { return }
+        rateLimited[listener * clusters.count + cluster] &+= 1
+    }
+
     // MARK: counting work that outlived its snapshot (by name; rare)
+
+    mutating func countRetiredRateLimited(listener: String, cluster: String) {
+        carried.rateLimited[MetricTotals.ListenerCluster(listener: listener, cluster: cluster), default: 0] += 1
+    }
 
     /// An exchange whose listener or cluster is not in the current snapshot (a reload removed
     /// or moved it while the request ran): straight into the carry-over.
@@ -146,6 +159,10 @@ struct WorkerMetrics {
                 }
             }
             t.add(handshakes: handshakes[(li * 2)..<(li * 2 + 2)], listener: listener)
+            for (ci, cluster) in clusters.enumerated() where rateLimited[li * clusters.count + ci] > 0 {
+                t.rateLimited[MetricTotals.ListenerCluster(listener: listener, cluster: cluster), default: 0] +=
+                    rateLimited[li * clusters.count + ci]
+            }
         }
         let nb = DurationHistogram.bounds.count + 1
         for (ci, name) in clusters.enumerated() {

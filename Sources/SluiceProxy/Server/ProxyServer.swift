@@ -139,7 +139,8 @@ public final class ProxyServer: @unchecked Sendable {
             throw ReloadError(message: "\(error)")
         }
         let snap = Snapshot(
-            config: config, generation: snapshot.generation + 1, registry: registry, tls: tls, upstream: upstream)
+            config: config, generation: snapshot.generation + 1, registry: registry, tls: tls, upstream: upstream,
+            previous: snapshot)
         snapshot = snap
         var addresses: [String: SocketAddress] = [:]
         for k in keep { if let a = boundAddresses[k.oldName] { addresses[k.name] = a } }
@@ -167,7 +168,7 @@ public final class ProxyServer: @unchecked Sendable {
     func publish(_ config: Config, generation: Int) {
         let snap = Snapshot(
             config: config, generation: generation, registry: registry, tls: snapshot.tlsContexts,
-            upstream: snapshot.upstreamContexts)
+            upstream: snapshot.upstreamContexts, previous: snapshot)
         snapshot = snap
         for w in workers {
             w.loop.execute {
