@@ -8,12 +8,15 @@
 /// - `minLatency` (the unloaded latency) falls at once to a lower `recent`, and rises only
 ///   (a) slowly, by `elapsed / driftTime` of the gap (time constant 30 s; the gap counted at
 ///   most as large as the minimum, so never faster than 3.3% a second), or (b) at once to
-///   `recent` when the latency did not follow a cut: in-flight fell by a quarter or more below
-///   the highest of the last second while latency stayed within ±10% of what it was then. A
-///   queue shrinks when fewer requests are let in; a slower backend does not, so (b) tells
-///   "the backend became slower" (a new normal, accepted within about a second) from "the
-///   backend queues" (cut further). At the floor, nothing lower can be tried: `recent` is
-///   the new normal too.
+///   `recent` when the latency did not follow a cut: the limit is a quarter or more below the
+///   highest of the last 10 intervals while the latency stayed within ±10% of what it was
+///   then, the limit being in use (in-flight ≥ 80% of it) in both intervals. A queue shrinks
+///   when fewer requests are let in; a slower backend does not, so (b) tells "the backend
+///   became slower" (a new normal, accepted within a second or two) from "the backend
+///   queues" (cut further). The limit, not the in-flight estimate, is compared: the estimate
+///   is noisy (a few responses more or less per interval) and would fire (b) by chance. After
+///   (b) the history is forgotten, so it needs a fresh cut to fire again. At the floor,
+///   nothing lower can be tried: `recent` is the new normal too.
 /// - `gradient = clamp(minLatency / recent, 0.5, 1.0)`,
 ///   `target = limit × gradient + √limit` (the square root is the headroom: a queue of
 ///   √limit is tolerated, so a steady backend sits at about its concurrency + √it).
@@ -38,7 +41,7 @@ package struct AdaptiveConcurrency: Sendable {
     /// How often the tuner looks at the samples (ns).
     package static let interval: UInt64 = 100_000_000
     /// An interval with fewer responses changes nothing (the tuner waits up to `maxInterval`).
-    package static let minSamples = 8
+    package static let minSamples = 20
     /// Samples older than this are dropped if still too few (ns).
     package static let maxInterval: UInt64 = 1_000_000_000
     /// Share of the way to a lower target taken per interval.
@@ -54,15 +57,15 @@ package struct AdaptiveConcurrency: Sendable {
     package private(set) var value: Double
     /// The unloaded latency (ns); 0 until the first interval with enough samples.
     package private(set) var minLatency = 0.0
-    /// The last intervals' (in-flight, latency), oldest overwritten first.
-    private var inflightHistory: [Double]
+    /// The last intervals' limit (0: not in use, or forgotten) and latency, oldest overwritten first.
+    private var limitHistory: [Double]
     private var latencyHistory: [Double]
     private var next = 0
 
     package init(maximum: Int) {
         self.maximum = max(1, maximum)
         value = Double(min(Self.floor, self.maximum))
-        inflightHistory = Array(repeating: 0, count: Self.historyLength)
+        limitHistory = Array(repeating: 0, count: Self.historyLength)
         latencyHistory = Array(repeating: 0, count: Self.historyLength)
     }
 
@@ -84,13 +87,22 @@ package struct AdaptiveConcurrency: Sendable {
         guard samples >= Self.minSamples, elapsed > 0 else { return limit }
         let recent = max(1, Double(latencySum) / Double(samples))
         let inflight = Double(latencySum) / Double(elapsed)
+        let inUse = inflight >= value * 0.8
         if minLatency == 0 || recent < minLatency {
             minLatency = recent
         } else {
             // The gap counts up to the minimum itself: +0.33% per interval at most, whatever the gap.
             minLatency += min(recent - minLatency, minLatency) * min(1, Double(elapsed) / Self.driftTime)
-            if didNotFollowCut(inflight: inflight, latency: recent) || value <= lowest { minLatency = recent }
+            if inUse && didNotFollowCut(latency: recent) {
+                minLatency = recent
+                for i in 0..<Self.historyLength { limitHistory[i] = 0 }
+            } else if value <= lowest {
+                minLatency = recent
+            }
         }
+        limitHistory[next] = inUse ? value : 0
+        latencyHistory[next] = recent
+        next = (next + 1) % Self.historyLength
         let gradient = min(1, max(0.5, minLatency / recent))
         let target = value * gradient + value.squareRoot()
         if target < value {
@@ -99,20 +111,17 @@ package struct AdaptiveConcurrency: Sendable {
             value = target
         }
         value = min(max(value, lowest), Double(maximum))
-        inflightHistory[next] = inflight
-        latencyHistory[next] = recent
-        next = (next + 1) % Self.historyLength
         return limit
     }
 
-    /// In-flight is at most 3/4 of the highest of the remembered intervals while the latency
-    /// is within 10% of that interval's: the latency is not a queue. (A latency that rose
-    /// while fewer requests were let in is no sign: the backend may have lost capacity.)
-    private func didNotFollowCut(inflight: Double, latency: Double) -> Bool {
+    /// The limit (in use now) is at most 3/4 of the highest remembered one in use while the
+    /// latency is within 10% of that interval's: the latency is not a queue. (A latency that
+    /// rose while fewer requests were let in is no sign: the backend may have lost capacity.)
+    private func didNotFollowCut(latency: Double) -> Bool {
         var peak = 0
-        for i in 1..<Self.historyLength where inflightHistory[i] > inflightHistory[peak] { peak = i }
-        let before = inflightHistory[peak]
+        for i in 1..<Self.historyLength where limitHistory[i] > limitHistory[peak] { peak = i }
+        let before = limitHistory[peak]
         let ratio = latency / max(1, latencyHistory[peak])
-        return before > 0 && inflight <= before * 0.75 && ratio >= 0.9 && ratio <= 1.1
+        return before > 0 && value <= before * 0.75 && ratio >= 0.9 && ratio <= 1.1
     }
 }

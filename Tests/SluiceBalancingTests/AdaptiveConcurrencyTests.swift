@@ -12,13 +12,17 @@ struct QueueingBackend {
     /// ± this share of uniform noise per response, and a share of responses 10× slower.
     var noise = 0.0
     var outliers = 0.0
+    /// ± this share of uniform noise on the number of responses an interval sees (responses
+    /// end in bunches), which makes the in-flight estimate (sum / elapsed) noisy too.
+    var countNoise = 0.0
     var random = FastRandom(seed: 42)
 
     /// One interval of `elapsed` ns at `limit`: the responses' count and latency sum.
     mutating func interval(limit: Int, elapsed: UInt64) -> (samples: Int, sum: UInt64) {
         let inflight = min(Double(limit), clients)
         let latency = service * max(1, inflight / workers)
-        let samples = Int((inflight * Double(elapsed) / latency).rounded())
+        let expected = inflight * Double(elapsed) / latency
+        let samples = Int((expected * (1 + countNoise * (unit() * 2 - 1))).rounded())
         var sum = 0.0
         for _ in 0..<samples {
             var x = latency * (1 + noise * (unit() * 2 - 1))
@@ -95,9 +99,14 @@ struct QueueingBackend {
 
     @Test func noisyLatencyDoesNotCollapseTheLimit() {
         var a = AdaptiveConcurrency(maximum: 200)
-        var b = QueueingBackend(workers: 16, service: 10 * ms, clients: 400, noise: 0.5, outliers: 0.01)
+        var b = QueueingBackend(workers: 16, service: 10 * ms, clients: 400, noise: 0.5, outliers: 0.01, countNoise: 0.4)
         let limits = run(&a, &b, seconds: 30)
         #expect(limits.dropFirst(20).allSatisfy { $0 >= 14 && $0 <= 40 }, "\(limits)")
+        // A slow backend whose intervals see few responses, in uneven bunches: no ratchet up.
+        var few = AdaptiveConcurrency(maximum: 200)
+        var fb = QueueingBackend(workers: 4, service: 40 * ms, clients: 40, countNoise: 0.5)
+        let fewLimits = run(&few, &fb, seconds: 30)
+        #expect(fewLimits.dropFirst(50).allSatisfy { $0 >= 4 && $0 <= 12 }, "\(fewLimits)")
 
         // Lightly loaded (12 requests at a time, room for 32): never below what is offered.
         var light = AdaptiveConcurrency(maximum: 200)

@@ -29,6 +29,8 @@ final class BackendHealth: @unchecked Sendable {
     let refusedEjectionLoggedAt = Atomic<UInt64>(0)
     /// When the backend last (re)joined rotation (monotonic ns; 0: since process start): slow start.
     let joinedAt = Atomic<UInt64>(0)
+    /// `limits.adaptive`: latency samples in, the backend's current limit out.
+    let adaptive = AdaptiveLimit()
 
     init(healthy: Bool, rise: Int, fall: Int) {
         flag = Atomic(healthy)

@@ -53,6 +53,8 @@ final class ClusterRuntime: Sendable {
     var limited: Bool { perWorkerBackendLimit != .max }
     /// `limits.max_requests_per_backend` for the whole process (`.max` without `limits`).
     let maxRequestsPerBackend: Int
+    /// `limits.adaptive`: each backend's limit follows its latency (`AdaptiveLimit`).
+    let adaptive: Bool
     /// `hash_on: header:NAME` / `cookie:NAME`, lowercased; empty for client_ip.
     let hashHeader: [UInt8]
     let hashCookie: [UInt8]
@@ -95,7 +97,9 @@ final class ClusterRuntime: Sendable {
             perWorkerBackendLimit = max(1, (l.maxRequestsPerBackend + w - 1) / w)
             perWorkerQueue = (l.maxQueue + w - 1) / w
             maxRequestsPerBackend = l.maxRequestsPerBackend
+            adaptive = l.adaptive
         } else {
+            adaptive = false
             maxRequestsPerBackend = .max
             perWorkerBackendLimit = .max
             perWorkerQueue = 0
@@ -117,7 +121,9 @@ final class ClusterRuntime: Sendable {
     /// `max_requests_per_backend` (`.max` without `limits`), or its adaptive limit
     /// (`limits.adaptive`). One relaxed load at most; any thread.
     @inline(__always)
-    func limit(for b: BackendRuntime) -> Int { maxRequestsPerBackend }
+    func limit(for b: BackendRuntime) -> Int {
+        adaptive ? min(b.health.adaptive.limit, maxRequestsPerBackend) : maxRequestsPerBackend
+    }
 
     /// The failover split at monotonic time `now`: from the backends' health (atomic loads).
     func tierShare(now: UInt64) -> TierShare {

@@ -36,6 +36,8 @@ final class Worker: @unchecked Sendable {
     /// Failover split per cluster of `snapshot`, recomputed when the registry's health generation moves.
     var shares = TierShares()
     var checkers: [HealthChecker] = []
+    /// Moves the adaptive limits of the backends this worker owns (nil: none adaptive).
+    var tuner: AdaptiveTuner?
     var dispatching = false
     /// Requests in flight per backend id, on this worker (least_request reads it).
     var active: [Int] = []
@@ -144,6 +146,7 @@ final class Worker: @unchecked Sendable {
         listeners.removeAll()
         for ch in checkers { ch.stop() }
         checkers.removeAll()
+        tuner?.stop()
         for c in pools { for up in c { up.close() } }
         pools = pools.map { _ in [] }
         for case let s? in sessions where s.phase == .head && (s.channel.inBuf?.isEmpty ?? true) {
