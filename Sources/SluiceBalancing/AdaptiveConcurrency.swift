@@ -6,8 +6,8 @@
 ///
 /// - `recent` = the interval's mean latency; in-flight ≈ sum / elapsed (Little's law).
 /// - `minLatency` (the unloaded latency) falls at once to a lower `recent`, and rises only
-///   (a) slowly, by `elapsed / driftTime` of the gap (time constant 30 s; the gap counted at
-///   most as large as the minimum, so never faster than 3.3% a second), or (b) at once to
+///   (a) slowly, by `elapsed / driftTime` of the gap (time constant 120 s; the gap counted at
+///   most as large as the minimum, so never faster than 0.83% a second), or (b) at once to
 ///   `recent` when the latency did not follow a cut: the limit is a quarter or more below the
 ///   highest of the last 10 intervals while the latency stayed within ±10% of what it was
 ///   then, the limit being in use (in-flight ≥ 80% of it) in both intervals. A queue shrinks
@@ -30,8 +30,8 @@
 /// limit to `min_concurrency` every `min_rtt_calc_interval` to re-measure the unloaded
 /// latency, and its users report bursts of 503s from those windows. Here the minimum is
 /// re-learned from the cuts the gradient makes anyway and from the slow drift; the price is
-/// that a queue that never shrinks (constant overload) is slowly, over tens of seconds,
-/// accepted as normal.
+/// that a queue that never shrinks (constant overload) is slowly accepted as normal: on a
+/// backend serving 16 at once, the limit creeps from 21 to 29 over 3 minutes of it.
 ///
 /// A value type with no clock of its own: time comes in as `elapsed`. Owned by one thread
 /// (the backend's tuner); an update costs a few floating-point operations and a scan of 10.
@@ -46,8 +46,10 @@ package struct AdaptiveConcurrency: Sendable {
     package static let maxInterval: UInt64 = 1_000_000_000
     /// Share of the way to a lower target taken per interval.
     package static let smoothing = 0.2
-    /// Time constant of the slow upward drift of the minimum latency (ns).
-    package static let driftTime = 30_000_000_000.0
+    /// Time constant of the slow upward drift of the minimum latency (ns). Slow, because the
+    /// drift also accepts a standing queue as normal (30 s let a 16-worker backend's limit
+    /// reach 62 in 3 minutes of constant overload; 120 s: 29).
+    package static let driftTime = 120_000_000_000.0
     /// Intervals remembered for the "latency did not follow a cut" test (about 1 s).
     static let historyLength = 10
 
@@ -91,7 +93,7 @@ package struct AdaptiveConcurrency: Sendable {
         if minLatency == 0 || recent < minLatency {
             minLatency = recent
         } else {
-            // The gap counts up to the minimum itself: +0.33% per interval at most, whatever the gap.
+            // The gap counts up to the minimum itself: +0.083% per interval at most, whatever the gap.
             minLatency += min(recent - minLatency, minLatency) * min(1, Double(elapsed) / Self.driftTime)
             if inUse && didNotFollowCut(latency: recent) {
                 minLatency = recent
