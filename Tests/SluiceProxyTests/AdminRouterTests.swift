@@ -109,9 +109,13 @@ import Testing
         let backends = app["backends"] as? [[String: Any]] ?? []
         let backendKeys: Set<String> = [
             "name", "address", "tier", "weight", "effective_weight", "state", "active_requests", "requests_total", "ejections",
-            "health_checks",
+            "health_checks", "limit",
         ]
         #expect(backends.map { Set($0.keys) } == [backendKeys, backendKeys])
+        #expect(backends.map { $0["limit"] as? Int } == [37, 200])
+        // A cluster without `limits` has no limit to show.
+        let unlimited = (clusters[1]["backends"] as? [[String: Any]] ?? []).first ?? [:]
+        #expect(unlimited["name"] as? String == "st1" && unlimited["limit"] == nil)
         #expect(backends.map { $0["tier"] as? String } == ["primary", "standby"])
         #expect(backends.map { $0["state"] as? String } == ["healthy", "unhealthy"])
         #expect(backends[0]["requests_total"] as? Int == 6)

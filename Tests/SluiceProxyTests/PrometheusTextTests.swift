@@ -16,10 +16,10 @@ import Testing
         slow.observe(12)
         let a = MetricsSample.Backend(
             name: "a", address: "10.0.0.1:80", standby: false, weight: 2, scaledEffectiveWeight: 200, state: .healthy, healthy: true,
-            activeRequests: 1, responses: [(200, 5), (502, 1)], checksPassed: 7, checksFailed: 1, ejections: 0)
+            activeRequests: 1, responses: [(200, 5), (502, 1)], checksPassed: 7, checksFailed: 1, ejections: 0, limit: 37)
         let s = MetricsSample.Backend(
             name: "s", address: "10.0.0.2:80", standby: true, weight: 1, scaledEffectiveWeight: 0, state: .unhealthy, healthy: false,
-            activeRequests: 0, responses: [], checksPassed: 0, checksFailed: 3, ejections: 2)
+            activeRequests: 0, responses: [], checksPassed: 0, checksFailed: 3, ejections: 2, limit: 200)
         let st = MetricsSample.Backend(
             name: "st1", address: "10.0.0.3:80", standby: false, weight: 1, scaledEffectiveWeight: 50, state: .healthy, healthy: true,
             activeRequests: 0, responses: [(404, 1)], checksPassed: 0, checksFailed: 0, ejections: 0)
@@ -99,6 +99,10 @@ import Testing
             sluice_backend_active_requests{cluster="app",backend="a"} 1
             sluice_backend_active_requests{cluster="app",backend="s"} 0
             sluice_backend_active_requests{cluster="static",backend="st1"} 0
+            # HELP sluice_backend_limit Requests the backend may have in flight now (limits; adaptive or fixed).
+            # TYPE sluice_backend_limit gauge
+            sluice_backend_limit{cluster="app",backend="a"} 37
+            sluice_backend_limit{cluster="app",backend="s"} 200
             # HELP sluice_backend_requests_total Responses from the backend, by status code.
             # TYPE sluice_backend_requests_total counter
             sluice_backend_requests_total{cluster="app",backend="a",code="200"} 5
@@ -198,7 +202,7 @@ import Testing
         s.listeners = []
         s.totals = MetricTotals()
         let text = PrometheusText.render(s)
-        #expect(text.components(separatedBy: "# TYPE ").count - 1 == 16)
+        #expect(text.components(separatedBy: "# TYPE ").count - 1 == 17)
         #expect(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.count == 3)
     }
 }

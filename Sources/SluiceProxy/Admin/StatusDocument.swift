@@ -51,6 +51,8 @@ struct StatusDocument: Encodable {
         var requestsTotal: Int
         var ejections: Int
         var healthChecks: HealthChecks
+        /// The concurrency limit now (adaptive or fixed); absent without `limits`.
+        var limit: Int?
     }
 
     struct HealthChecks: Encodable {
@@ -96,7 +98,7 @@ struct StatusDocument: Encodable {
                         name: b.name, address: b.address, tier: b.tier, weight: b.weight,
                         effectiveWeight: EffectiveWeight(scaled: b.scaledEffectiveWeight), state: b.state,
                         activeRequests: b.activeRequests, requestsTotal: b.requestsTotal, ejections: b.ejections,
-                        healthChecks: HealthChecks(passed: b.checksPassed, failed: b.checksFailed))
+                        healthChecks: HealthChecks(passed: b.checksPassed, failed: b.checksFailed), limit: b.limit)
                 },
                 requestsTotal: requests, errorsTotal: errors, durationSumSeconds: d.sum, durationCount: d.count)
         }

@@ -99,8 +99,10 @@ extension ClientConnection {
         let b = up.channel.inBuf!
         let p = UnsafeRawPointer(b.readPointer)
         let s = response.status
-        if s >= 200 && s != 101, let c = cluster?.runtime, let be = backend, c.outlier != nil {
-            worker.recordOutcome(c, be, success: s < 500)
+        if s >= 200 && s != 101, let c = cluster?.runtime, let be = backend {
+            if c.outlier != nil { worker.recordOutcome(c, be, success: s < 500) }
+            // One branch when not adaptive; else two relaxed adds (`AdaptiveLimit.record`).
+            if c.adaptive && s < 500 { be.health.adaptive.record(sentAt: exchange.requestSentAt, now: worker.loop.now) }
         }
         let action = exchange.responseHead(
             status: s, framing: response.framing(requestMethod: exchange.method), backendCloses: response.close,

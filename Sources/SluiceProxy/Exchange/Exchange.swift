@@ -60,6 +60,8 @@ struct Exchange {
     private(set) var startedAt: UInt64 = 0
     private(set) var upstreamStartedAt: UInt64 = 0
     private(set) var firstByteAt: UInt64 = 0
+    /// When the request was fully written to the backend (0: not yet); adaptive limits' samples.
+    private(set) var requestSentAt: UInt64 = 0
 
     init() { tried.reserveCapacity(4) }
 
@@ -107,6 +109,7 @@ struct Exchange {
         startedAt = now
         upstreamStartedAt = 0
         firstByteAt = 0
+        requestSentAt = 0
     }
 
     /// The route chose a cluster whose policy applies from now on: pick its first backend.
@@ -121,6 +124,7 @@ struct Exchange {
         tried.append(index)
         upstreamStartedAt = now
         firstByteAt = 0
+        requestSentAt = 0
         if connected {
             enter(.sending, now &+ policy.response)
         } else {
@@ -163,6 +167,7 @@ struct Exchange {
     /// The request is fully written to the backend: the response is due within `response`.
     mutating func requestSent(now: UInt64) {
         guard state == .sending, requestDone else { return }
+        requestSentAt = now
         enter(.awaitingHead, now &+ policy.response)
     }
 

@@ -29,6 +29,8 @@ struct MetricsSample {
         var checksPassed: Int
         var checksFailed: Int
         var ejections: Int
+        /// Its concurrency limit now, adaptive or fixed; nil when its cluster has no `limits`.
+        var limit: Int? = nil
 
         var tier: String { standby ? "standby" : "primary" }
         var requestsTotal: Int { responses.reduce(0) { $0 + $1.count } }

@@ -44,6 +44,10 @@ enum PrometheusText {
         for c in s.clusters {
             for b in c.backends { line("backend_active_requests", labels(c, b), b.activeRequests) }
         }
+        family("backend_limit", "gauge", "Requests the backend may have in flight now (limits; adaptive or fixed).")
+        for c in s.clusters {
+            for b in c.backends { if let l = b.limit { line("backend_limit", labels(c, b), l) } }
+        }
         family("backend_requests_total", "counter", "Responses from the backend, by status code.")
         for c in s.clusters {
             for b in c.backends {

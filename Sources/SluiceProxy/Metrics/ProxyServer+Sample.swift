@@ -76,7 +76,7 @@ extension ProxyServer {
                     state: Self.state(b, now: now), healthy: b.health.isHealthy,
                     activeRequests: b.id < report.active.count ? report.active[b.id] : 0, responses: responses,
                     checksPassed: b.health.passes.load(ordering: .relaxed), checksFailed: b.health.failures.load(ordering: .relaxed),
-                    ejections: b.health.ejections.load(ordering: .relaxed))
+                    ejections: b.health.ejections.load(ordering: .relaxed), limit: c.config.limits == nil ? nil : c.limit(for: b))
             }
             return MetricsSample.Cluster(
                 name: c.name, balance: c.balance.rawValue, healthChecked: c.healthChecked, outlierDetection: c.outlier != nil,

@@ -34,6 +34,8 @@ final class BackendHealth: @unchecked Sendable {
     /// with one atomic add and gives it back with one subtract (sequentially consistent: see
     /// `ClusterAdmission.waiting`).
     let inFlight = Atomic<Int>(0)
+    /// `limits.adaptive`: latency samples in, the backend's current limit out.
+    let adaptive = AdaptiveLimit()
 
     init(healthy: Bool, rise: Int, fall: Int) {
         flag = Atomic(healthy)

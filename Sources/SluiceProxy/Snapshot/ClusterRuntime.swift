@@ -55,6 +55,8 @@ final class ClusterRuntime: Sendable {
     let maxRequestsPerBackend: Int
     /// `limits.reserve_for_critical` in thousandths.
     let reservePermille: Int
+    /// `limits.adaptive`: each backend's limit follows its latency (`AdaptiveLimit`).
+    let adaptive: Bool
     /// `hash_on: header:NAME` / `cookie:NAME`, lowercased; empty for client_ip.
     let hashHeader: [UInt8]
     let hashCookie: [UInt8]
@@ -97,8 +99,10 @@ final class ClusterRuntime: Sendable {
                 for: c.name, capacity: l.maxQueue, target: l.queueTarget, now: Clock.monotonicNanos())
             maxRequestsPerBackend = l.maxRequestsPerBackend
             reservePermille = Int((l.reserveForCritical * 1000).rounded())
+            adaptive = l.adaptive
         } else {
             admission = nil
+            adaptive = false
             maxRequestsPerBackend = .max
             reservePermille = 0
         }
@@ -119,7 +123,9 @@ final class ClusterRuntime: Sendable {
     /// `max_requests_per_backend` (`.max` without `limits`), or its adaptive limit
     /// (`limits.adaptive`). One relaxed load at most; any thread.
     @inline(__always)
-    func limit(for b: BackendRuntime) -> Int { maxRequestsPerBackend }
+    func limit(for b: BackendRuntime) -> Int {
+        adaptive ? min(b.health.adaptive.limit, maxRequestsPerBackend) : maxRequestsPerBackend
+    }
 
     /// The slots of `b` a request of `lane` may fill: all of them for critical (lane 0), all
     /// but the `reserve_for_critical` share for the others.

@@ -43,6 +43,8 @@ extension Worker {
                 ch.start()
             }
         }
+        tuner?.stop()
+        tuner = AdaptiveTuner.make(for: self, snap)
         splits = snap.config.listeners.map { l in
             l.routes.map { r in SmoothWeightedRoundRobin(weights: r.targets.map(\.weight)) }
         }

@@ -39,6 +39,8 @@ final class Worker: @unchecked Sendable {
     var checkers: [HealthChecker] = []
     /// Admission messages (wake, shed) for this worker's waiters, run in turn.
     var localMessages = Deque<AdmissionMessage>()
+    /// Moves the adaptive limits of the backends this worker owns (nil: none adaptive).
+    var tuner: AdaptiveTuner?
     var dispatching = false
     /// This worker's mailbox for the other workers' admission messages (set in `init`).
     var inbox: WorkerInbox!
@@ -153,6 +155,7 @@ final class Worker: @unchecked Sendable {
         listeners.removeAll()
         for ch in checkers { ch.stop() }
         checkers.removeAll()
+        tuner?.stop()
         for c in pools { for up in c { up.close() } }
         pools = pools.map { _ in [] }
         for case let s? in sessions where s.phase == .head && (s.channel.inBuf?.isEmpty ?? true) {
