@@ -58,8 +58,9 @@ public struct CaseTargetResult: Sendable, Codable {
 /// Turns a case run's per-second, per-group windows into rows, phases and recovery times.
 /// Pure; any thread.
 public enum CaseSummary {
-    /// Recovery after each spike phase: the first second after it (0 = the very first one)
-    /// whose successes' p99 is within `tolerance` of the baseline phase's p99. Slowdown: the
+    /// Recovery after each spike phase: the first second after it (0 = the very first one),
+    /// before the next spike phase starts, whose successes' p99 is within `tolerance` of the
+    /// baseline phase's p99. Slowdown: the
     /// first second from the change on after which every second of the phase has p99 ≤ 3x the
     /// new service time and goodput ≥ 90% of min(offered, new capacity).
     public static func summarize(
@@ -124,9 +125,12 @@ public enum CaseSummary {
                         rule: "every later second: p99 ≤ \(Int(3 * service)) ms and goodput ≥ 90% of min(offered, new capacity)"))
             } else if i + 1 < plan.phases.count {
                 let limit = baseline * (1 + tolerance)
+                // Only until the next overload phase starts: recovering inside it does not count.
+                let next = plan.phases.indices.first { $0 > i && plan.phases[$0].isSpike }
+                let until = next.map { plan.startSecond(ofPhase: $0) } ?? p99s.count
                 r.recovery.append(
                     RecoveryFigure(
-                        after: p.name, seconds: recoverySeconds(p99s, from: end, threshold: limit),
+                        after: p.name, seconds: recoverySeconds(Array(p99s.prefix(until)), from: end, threshold: limit),
                         rule: "p99 ≤ \(Report.f(limit, 1)) ms (baseline \(Report.f(baseline, 1)) ms + \(Int(tolerance * 100))%)"))
             }
         }

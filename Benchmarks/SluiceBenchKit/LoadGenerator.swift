@@ -147,7 +147,7 @@ public final class LoadGenerator: TimerTarget {
         for k in streams.indices {
             while let first = streams[k].pending.first, now &- first > timeoutNanos {
                 streams[k].pending.removeFirst()
-                countFailure(group: streams[k].group, timeout: true, at: now)
+                countFailure(group: streams[k].group, timeout: true, at: now, sent: false)
             }
         }
     }
@@ -174,7 +174,7 @@ public final class LoadGenerator: TimerTarget {
         done = true
         // Whatever is still queued or in flight never got an answer within the run.
         for k in streams.indices {
-            for _ in streams[k].pending { countFailure(group: streams[k].group, timeout: true, at: now) }
+            for _ in streams[k].pending { countFailure(group: streams[k].group, timeout: true, at: now, sent: false) }
             streams[k].pending.removeAll()
         }
         for c in connections where c.busy {
@@ -185,7 +185,8 @@ public final class LoadGenerator: TimerTarget {
         loop.stop()
     }
 
-    func countFailure(group: Int, timeout: Bool, at now: UInt64) {
+    /// Counts a request that got no answer: a timeout (sent or never sent) or a connection error.
+    func countFailure(group: Int, timeout: Bool, at now: UInt64, sent: Bool = true) {
         let s = second(of: now)
         if timeout {
             windows[s].timeouts += 1
@@ -194,7 +195,7 @@ public final class LoadGenerator: TimerTarget {
             windows[s].errors += 1
             groupWindows[group][s].errors += 1
         }
-        let o: Outcome = timeout ? .timeout : .connectionError
+        let o: Outcome = timeout ? (sent ? .timeout : .notSent) : .connectionError
         windows[s].record(o, retryAfter: nil, latencyMicros: nil)
         groupWindows[group][s].record(o, retryAfter: nil, latencyMicros: nil)
     }

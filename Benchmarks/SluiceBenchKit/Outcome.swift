@@ -10,7 +10,11 @@ public enum Outcome: Int, CaseIterable, Sendable, Codable {
     case r503Bare
     case r429Bare
     case otherStatus
+    /// Sent, and no complete answer within the timeout.
     case timeout
+    /// Never sent: every connection of its client was busy (waiting on the balancer) for the
+    /// whole timeout. The balancer held earlier requests too long for the clients it has.
+    case notSent
     case connectionError
 
     /// Column name in tables and CSV.
@@ -23,6 +27,7 @@ public enum Outcome: Int, CaseIterable, Sendable, Codable {
         case .r429Bare: "429"
         case .otherStatus: "other"
         case .timeout: "timeout"
+        case .notSent: "not-sent"
         case .connectionError: "conn-error"
         }
     }

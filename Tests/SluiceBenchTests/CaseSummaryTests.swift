@@ -84,6 +84,31 @@ import Testing
         #expect(r.outcomes.reduce(0, +) == 70)
     }
 
+    @Test func recoveryAfterASpikeStopsAtTheNextSpike() {
+        var plan = CasePlan.make(.flashSale, CaseParameters())
+        plan.phases = [
+            CasePhase(name: "baseline", seconds: 1), CasePhase(name: "spike-3x", seconds: 1, isSpike: true),
+            CasePhase(name: "after-3x", seconds: 2), CasePhase(name: "spike-10x", seconds: 1, isSpike: true),
+            CasePhase(name: "after-10x", seconds: 1),
+        ]
+        // p99 by second: 20 (baseline), 500, 300, 300 (never back before the next spike), 20, 21.
+        let g = [20, 500, 300, 300, 20, 21].map { window(offered: 10, ok: 10, latencyMillis: UInt64($0)) }
+        let r = CaseSummary.summarize("t", plan: plan, groupWindows: [g], issued: 60)
+        #expect(r.recovery.map(\.after) == ["spike-3x", "spike-10x"])
+        #expect(r.recovery.map(\.seconds) == [nil, 0])
+    }
+
+    @Test func requestsThatNeverLeftTheClientAreNotCountedAsTimeoutsOnTheWire() {
+        var w = Window()
+        w.record(.notSent, retryAfter: nil, latencyMicros: nil)
+        w.record(.timeout, retryAfter: nil, latencyMicros: nil)
+        w.record(.connectionError, retryAfter: nil, latencyMicros: nil)
+        #expect(w.outcomes[Outcome.notSent.rawValue] == 1)
+        #expect(w.outcomes[Outcome.timeout.rawValue] == 1)
+        #expect(w.rejected == 3)
+        #expect(w.success.totalCount == 0)
+    }
+
     @Test func perSecondCSVHasOneRowPerSecondAndEveryOutcomeColumn() {
         let plan = tinyMix()
         let g = (0..<4).map { _ in window(offered: 5, ok: 4, latencyMillis: 10, shed: 1, retryAfter: 1) }
