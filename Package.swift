@@ -29,7 +29,8 @@ let package = Package(
         .target(name: "SluiceBuffers", swiftSettings: hot),
         .target(name: "SluiceEventLoop", dependencies: ["SluiceSystem"], swiftSettings: hot),
         .target(name: "SluiceHTTP", dependencies: ["SluiceBuffers"], swiftSettings: hot),
-        .target(name: "SluiceBalancing", swiftSettings: hot),
+        .target(
+            name: "SluiceBalancing", dependencies: [.product(name: "DequeModule", package: "swift-collections")], swiftSettings: hot),
         .target(name: "SluiceConfig", dependencies: ["Yams", "SluiceSystem"]),
         .target(
             name: "SluiceProxy",

@@ -11,13 +11,16 @@ package protocol BackendView {
     func isAdminActive(_ i: Int) -> Bool
     /// Requests in flight at member `i` on this worker.
     func active(_ i: Int) -> Int
+    /// Member `i` has a slot under its concurrency limit for this request (the limits count
+    /// across all workers; asked only when the pick is `limited`).
+    func hasFreeSlot(_ i: Int) -> Bool
     /// Member `i` refused a connection or reset one on this worker within the last second.
     func justFailed(_ i: Int, at now: UInt64) -> Bool
 }
 
 /// Which members one pick may take: the predicate every algorithm applies to a candidate
-/// (not tried yet by this request, passing the tier plan's filter, under the per-worker
-/// request limit, and, on a failover pick, not one that just failed here).
+/// (not tried yet by this request, passing the tier plan's filter, with a free slot under
+/// its concurrency limit, and, on a failover pick, not one that just failed here).
 ///
 /// A value built once per pick (the `tried` array is shared, not copied); `admits` is a few
 /// comparisons and loads. Zero weights are the pickers' business: they never offer a member
@@ -38,22 +41,22 @@ package struct Eligibility {
     package var avoidJustFailed: Bool
     /// Member indices this request already tried.
     package var tried: [Int]
-    /// Requests in flight per member on this worker at which it counts as full; `.max`: none.
-    package var limit: Int
+    /// Members without a free slot (`BackendView.hasFreeSlot`) are skipped.
+    package var limited: Bool
     /// The worker's clock (monotonic ns) for this pick.
     package var now: UInt64
 
-    package init(filter: Filter, avoidJustFailed: Bool = false, tried: [Int] = [], limit: Int = .max, now: UInt64) {
+    package init(filter: Filter, avoidJustFailed: Bool = false, tried: [Int] = [], limited: Bool = false, now: UInt64) {
         self.filter = filter
         self.avoidJustFailed = avoidJustFailed
         self.tried = tried
-        self.limit = limit
+        self.limited = limited
         self.now = now
     }
 
     /// Every member with weight is eligible: a picker may skip the per-member test.
     @inline(__always)
-    package var admitsAll: Bool { filter == .none && !avoidJustFailed && limit == .max && tried.isEmpty }
+    package var admitsAll: Bool { filter == .none && !avoidJustFailed && !limited && tried.isEmpty }
 
     /// Whether member `i` may be picked (its weight aside).
     @inline(__always)
@@ -64,7 +67,7 @@ package struct Eligibility {
         case .adminActive: if !view.isAdminActive(i) { return false }
         case .available: if !view.isAvailable(i, at: now) { return false }
         }
-        if limit != .max && view.active(i) >= limit { return false }
+        if limited && !view.hasFreeSlot(i) { return false }
         if avoidJustFailed && view.justFailed(i, at: now) { return false }
         return true
     }

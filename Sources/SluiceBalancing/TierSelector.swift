@@ -25,8 +25,8 @@ package struct TierPlan: Sendable, Equatable {
 
     /// The eligibility of a pick under this plan.
     @inline(__always)
-    package func eligibility(tried: [Int], limit: Int, now: UInt64) -> Eligibility {
-        Eligibility(filter: filter, avoidJustFailed: avoidJustFailed, tried: tried, limit: limit, now: now)
+    package func eligibility(tried: [Int], limited: Bool, now: UInt64) -> Eligibility {
+        Eligibility(filter: filter, avoidJustFailed: avoidJustFailed, tried: tried, limited: limited, now: now)
     }
 }
 

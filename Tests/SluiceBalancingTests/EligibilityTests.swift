@@ -40,7 +40,8 @@ import Testing
     @Test func aMemberAtTheLimitIsFull() {
         var view = TestBackends(count: 2)
         view.inFlight = [4, 3]
-        let e = Eligibility(filter: .none, limit: 4, now: now)
+        view.limit = 4
+        let e = Eligibility(filter: .none, limited: true, now: now)
         #expect(!e.admits(0, view))
         #expect(e.admits(1, view))
         #expect(!e.admitsAll)

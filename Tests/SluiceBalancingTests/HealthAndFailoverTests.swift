@@ -47,55 +47,6 @@ import Testing
     }
 }
 
-@Suite struct QueueCoDelTests {
-    let ms: UInt64 = 1_000_000
-
-    @Test func fastDequeuesKeepTheQueueHealthy() {
-        var c = QueueCoDel(target: 50 * ms)
-        var now: UInt64 = 1_000 * ms
-        for _ in 0..<10 {
-            c.dequeued(sojourn: 10 * ms, now: now)
-            now += 30 * ms
-        }
-        c.roll(now + 200 * ms, oldestWaiting: nil)
-        #expect(!c.standing)
-        #expect(!c.shouldShed(age: 80 * ms))
-    }
-
-    @Test func aStandingQueueShedsWaitersOlderThanTarget() {
-        var c = QueueCoDel(target: 50 * ms)
-        var now: UInt64 = 1_000 * ms
-        c.roll(now, oldestWaiting: nil)
-        // Every request in the interval waited longer than the target.
-        for _ in 0..<5 {
-            now += 25 * ms
-            c.dequeued(sojourn: 70 * ms, now: now)
-        }
-        c.roll(now, oldestWaiting: 60 * ms)
-        #expect(c.standing)
-        #expect(c.shouldShed(age: 51 * ms))
-        #expect(!c.shouldShed(age: 49 * ms))
-        // One quick dequeue in the next interval ends it.
-        c.dequeued(sojourn: 1 * ms, now: now + 10 * ms)
-        c.roll(now + 101 * ms, oldestWaiting: nil)
-        #expect(!c.standing)
-    }
-
-    @Test func targetZeroIsPlainFIFO() {
-        var c = QueueCoDel(target: 0)
-        c.dequeued(sojourn: 10_000 * ms, now: 1)
-        c.roll(10_000 * ms, oldestWaiting: 10_000 * ms)
-        #expect(!c.shouldShed(age: 10_000 * ms))
-    }
-
-    @Test func aQueueNobodyLeavesIsStandingOnceItsOldestIsPastTarget() {
-        var c = QueueCoDel(target: 50 * ms)
-        c.roll(1_000 * ms, oldestWaiting: 10 * ms)
-        c.roll(1_100 * ms, oldestWaiting: 110 * ms)
-        #expect(c.standing)
-    }
-}
-
 @Suite struct OutlierPolicyTests {
     let s: UInt64 = 1_000_000_000
 

@@ -64,7 +64,8 @@ import Testing
         var lr = LeastRequest(weights: [1, 1])
         var view = TestBackends(count: 2)
         view.inFlight = [0, 8]
-        #expect(counts(&lr, Eligibility(filter: .none, limit: 8, now: 0), view, n: 50) == [50, 0, 0])
+        view.limit = 8
+        #expect(counts(&lr, Eligibility(filter: .none, limited: true, now: 0), view, n: 50) == [50, 0, 0])
     }
 
     @Test func maglevSendsAKeyToOneMemberAndFailsOverToTheNextOwner() {

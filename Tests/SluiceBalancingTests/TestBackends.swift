@@ -7,6 +7,8 @@ struct TestBackends: BackendView {
     var adminActive: [Bool]
     var inFlight: [Int]
     var justFailedUntil: [UInt64]
+    /// Requests in flight (all workers) at which a member is full.
+    var limit = Int.max
 
     init(count: Int) {
         available = Array(repeating: true, count: count)
@@ -19,6 +21,7 @@ struct TestBackends: BackendView {
     func isAdminActive(_ i: Int) -> Bool { adminActive[i] }
     func active(_ i: Int) -> Int { inFlight[i] }
     func justFailed(_ i: Int, at now: UInt64) -> Bool { justFailedUntil[i] > now }
+    func hasFreeSlot(_ i: Int) -> Bool { inFlight[i] < limit }
 }
 
 /// Counts of `n` picks by `picker` under `e`.

@@ -100,8 +100,8 @@ import Testing
     }
 
     @Test func theEligibilityOfAPlanCarriesItsFilter() {
-        let e = TierPlan(first: 0, second: 1, filter: .available, avoidJustFailed: true).eligibility(tried: [2], limit: 3, now: now)
-        #expect(e.filter == .available && e.avoidJustFailed && e.tried == [2] && e.limit == 3 && e.now == now)
+        let e = TierPlan(first: 0, second: 1, filter: .available, avoidJustFailed: true).eligibility(tried: [2], limited: true, now: now)
+        #expect(e.filter == .available && e.avoidJustFailed && e.tried == [2] && e.limited && e.now == now)
     }
 }
 

@@ -46,7 +46,7 @@ import Testing
                     Key(listener: "web", cluster: "", code: 400): 1, Key(listener: "secure", cluster: "static", code: 404): 1,
                     Key(listener: "web", cluster: "old", code: 200): 2,
                 ],
-                durations: ["app": app, "static": slow], shed: ["app": [1, 0, 0, 2]], retries: ["app": [3, 0, 1]],
+                durations: ["app": app, "static": slow], shed: ["app": [0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]], retries: ["app": [3, 0, 1]],
                 handshakes: ["secure": [4, 1]]))
     }
 
@@ -122,16 +122,32 @@ import Testing
             # TYPE sluice_queue_depth gauge
             sluice_queue_depth{cluster="app"} 2
             sluice_queue_depth{cluster="static"} 0
-            # HELP sluice_shed_total Requests refused for lack of capacity (503), by cluster and reason.
+            # HELP sluice_shed_total Requests refused for lack of capacity (503), by cluster, reason and route priority.
             # TYPE sluice_shed_total counter
-            sluice_shed_total{cluster="app",reason="queue_full"} 1
-            sluice_shed_total{cluster="app",reason="queue_timeout"} 0
-            sluice_shed_total{cluster="app",reason="overload"} 0
-            sluice_shed_total{cluster="app",reason="no_backend"} 2
-            sluice_shed_total{cluster="static",reason="queue_full"} 0
-            sluice_shed_total{cluster="static",reason="queue_timeout"} 0
-            sluice_shed_total{cluster="static",reason="overload"} 0
-            sluice_shed_total{cluster="static",reason="no_backend"} 0
+            sluice_shed_total{cluster="app",reason="queue_full",priority="critical"} 0
+            sluice_shed_total{cluster="app",reason="queue_full",priority="normal"} 1
+            sluice_shed_total{cluster="app",reason="queue_full",priority="sheddable"} 0
+            sluice_shed_total{cluster="app",reason="queue_timeout",priority="critical"} 0
+            sluice_shed_total{cluster="app",reason="queue_timeout",priority="normal"} 0
+            sluice_shed_total{cluster="app",reason="queue_timeout",priority="sheddable"} 0
+            sluice_shed_total{cluster="app",reason="overload",priority="critical"} 0
+            sluice_shed_total{cluster="app",reason="overload",priority="normal"} 0
+            sluice_shed_total{cluster="app",reason="overload",priority="sheddable"} 0
+            sluice_shed_total{cluster="app",reason="no_backend",priority="critical"} 2
+            sluice_shed_total{cluster="app",reason="no_backend",priority="normal"} 0
+            sluice_shed_total{cluster="app",reason="no_backend",priority="sheddable"} 1
+            sluice_shed_total{cluster="static",reason="queue_full",priority="critical"} 0
+            sluice_shed_total{cluster="static",reason="queue_full",priority="normal"} 0
+            sluice_shed_total{cluster="static",reason="queue_full",priority="sheddable"} 0
+            sluice_shed_total{cluster="static",reason="queue_timeout",priority="critical"} 0
+            sluice_shed_total{cluster="static",reason="queue_timeout",priority="normal"} 0
+            sluice_shed_total{cluster="static",reason="queue_timeout",priority="sheddable"} 0
+            sluice_shed_total{cluster="static",reason="overload",priority="critical"} 0
+            sluice_shed_total{cluster="static",reason="overload",priority="normal"} 0
+            sluice_shed_total{cluster="static",reason="overload",priority="sheddable"} 0
+            sluice_shed_total{cluster="static",reason="no_backend",priority="critical"} 0
+            sluice_shed_total{cluster="static",reason="no_backend",priority="normal"} 0
+            sluice_shed_total{cluster="static",reason="no_backend",priority="sheddable"} 0
             # HELP sluice_retries_total Requests tried again on another backend, by cluster and reason.
             # TYPE sluice_retries_total counter
             sluice_retries_total{cluster="app",reason="connect_failure"} 3

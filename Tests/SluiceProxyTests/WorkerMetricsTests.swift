@@ -41,7 +41,7 @@ import Testing
         m.reshape(listeners: ["web"], clusters: ["app"], backendCount: 1)
         m.count(listener: 1, cluster: 3, code: 200, backendID: 5, seconds: 0.1)
         m.count(listener: 0, cluster: 2, code: 200, backendID: nil, seconds: 0.1)
-        m.countShed(cluster: 1, .queueFull)
+        m.countShed(cluster: 1, .queueFull, lane: 1)
         m.countRetry(cluster: -1, .status)
         m.countHandshake(listener: 1, ok: true)
         #expect(m.totals() == MetricTotals(backendCodes: Array(repeating: 0, count: Self.codes)))
@@ -53,8 +53,8 @@ import Testing
         m.reshape(listeners: ["web", "secure"], clusters: ["app", "static"], backendCount: 3)
         m.count(listener: 0, cluster: 0, code: 200, backendID: 0, seconds: 0.25)
         m.count(listener: 0, cluster: 1, code: 404, backendID: 2, seconds: 0.5)
-        m.countShed(cluster: 0, .queueFull)
-        m.countShed(cluster: 1, .noBackend)
+        m.countShed(cluster: 0, .queueFull, lane: 1)
+        m.countShed(cluster: 1, .noBackend, lane: 1)
         m.countRetry(cluster: 0, .connectFailure)
         m.countHandshake(listener: 1, ok: true)
         m.countHandshake(listener: 1, ok: false)
@@ -68,12 +68,12 @@ import Testing
 
         m.count(listener: 1, cluster: 1, code: 200, backendID: 0, seconds: 0.25)  // web → app
         m.count(listener: 0, cluster: 0, code: 200, backendID: 3, seconds: 1)  // secure → assets
-        m.countShed(cluster: 1, .queueFull)  // app
+        m.countShed(cluster: 1, .queueFull, lane: 1)  // app
         m.countRetry(cluster: 0, .status)  // assets
         m.countHandshake(listener: 0, ok: true)  // secure
         // A request of the old snapshot, still on `static`, ends after the reload.
         m.countRetired(listener: "web", cluster: "static", code: 404, backendID: 2, seconds: 0.25)
-        m.countRetiredShed(cluster: "static", .queueTimeout)
+        m.countRetiredShed(cluster: "static", .queueTimeout, lane: 2)  // sheddable
         m.countRetiredRetry(cluster: "static", .resetBeforeResponse)
         m.countRetiredHandshake(listener: "old", ok: false)
 
@@ -84,7 +84,8 @@ import Testing
                 Key(listener: "secure", cluster: "assets", code: 200): 1,
             ])
         #expect(t.durations == ["app": histogram(0.25, 0.25), "static": histogram(0.5, 0.25), "assets": histogram(1)])
-        #expect(t.shed == ["app": [2, 0, 0, 0], "static": [0, 1, 0, 1]])
+        // Rows are reason × priority lane: queue_full/normal is 1, queue_timeout/sheddable 5, no_backend/normal 10.
+        #expect(t.shed == ["app": [0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "static": [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]])
         #expect(t.retries == ["app": [1, 0, 0], "assets": [0, 0, 1], "static": [0, 1, 0]])
         #expect(t.handshakes == ["secure": [2, 1], "old": [0, 1]])
         #expect(t.backendCodes.count == 4 * Self.codes)
@@ -115,14 +116,13 @@ import Testing
     }
 
     @Test func workersReportsFoldTheirGaugesToo() {
-        var a = WorkerReport(active: [1, 0], connections: ["web": 2], queueDepth: ["app": 1])
+        var a = WorkerReport(active: [1, 0], connections: ["web": 2])
         a.add(
             WorkerReport(
                 totals: MetricTotals(requests: [Key(listener: "web", cluster: "app", code: 200): 1]), active: [0, 2, 3],
-                connections: ["web": 1, "secure": 4], queueDepth: ["app": 2]))
+                connections: ["web": 1, "secure": 4]))
         #expect(a.active == [1, 2, 3])
         #expect(a.connections == ["web": 3, "secure": 4])
-        #expect(a.queueDepth == ["app": 3])
         #expect(a.totals.requests.values.reduce(0, +) == 1)
     }
 

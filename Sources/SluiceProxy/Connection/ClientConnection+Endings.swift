@@ -13,7 +13,7 @@ extension ClientConnection {
     func abandon() {
         switch phase {
         case .exchange:
-            if queuedAt != 0 { worker.dequeue(self) }
+            if queueTicket != 0 { worker.dequeue(self, shedNow: false) }
             if exchange.responseStarted {
                 logExchange(aborted: true)
             } else {

@@ -87,8 +87,10 @@ extension ClientConnection {
 
         // The forwarded head is built first: the access log reads method and path from it.
         writeForwardedHead(p)
+        if let routeIndex, refusedByRateLimit(p, route: routeIndex, headLength: headLength) { return }
         var c: WorkerCluster? = nil
         if let routeIndex {
+            lane = router.routes[routeIndex].lane
             let wc = listener.clusters[worker.pickCluster(listener: listener, route: routeIndex)]
             if wc.runtime.balance == .hash { hashKey = computeHashKey(p, wc.runtime) }
             c = wc
@@ -143,15 +145,41 @@ extension ClientConnection {
     /// Picks a backend (not one already tried) and attaches a pooled or new connection.
     /// `after`: the backend that just refused or reset this request (a failover pick, see
     /// `Worker.pickPlan`). After a replay the connection is always a fresh one.
-    func connectToBackend(after failed: BackendRuntime? = nil) {
+    ///
+    /// In a cluster with `limits` the backend's slot is taken with one atomic add, and a request
+    /// that finds every backend full, or waiters at least as important as itself ahead of it,
+    /// waits in the cluster's process-wide queue (`Worker.enqueue`).
+    /// `granted`: the queue handed this request a slot (`Worker.enqueue` found one free);
+    /// `round` bounds the retries when slots keep being taken by others in between.
+    func connectToBackend(after failed: BackendRuntime? = nil, granted: Bool = false, round: Int = 0) {
         guard let wc = cluster else { return }
         let c = wc.runtime
-        if exchange.state == .queued { _ = exchange.slotGranted() }
+        let woken = granted || exchange.state == .queued
+        if woken { _ = exchange.slotGranted() }
         releaseBackendSlot()
-        guard let index = worker.pickBackend(wc, excluding: exchange.tried, hashKey: hashKey, after: failed) else {
-            // Every available backend at max_requests_per_backend: wait for a slot.
-            let canWait = c.limited && worker.hasEligibleBackend(wc, excluding: exchange.tried, respectLimits: false, after: failed)
-            run(exchange.noBackend(canWait: canWait, admitted: canWait && worker.enqueue(self, wc), now: worker.loop.now))
+        var index: Int? = nil
+        if let adm = c.admission, !woken, failed == nil, adm.hasWaiters(atOrAbove: lane) {
+            index = nil  // others wait ahead of this request: it queues behind them
+        } else {
+            index = worker.pickBackend(wc, excluding: exchange.tried, hashKey: hashKey, lane: lane, after: failed)
+            if let i = index, c.limited, !takeSlot(c, c.backends[i]) { index = nil }
+        }
+        guard let index else {
+            // Every available backend at its limit: wait for a slot.
+            let canWait =
+                c.limited && worker.hasEligibleBackend(wc, excluding: exchange.tried, lane: lane, respectLimits: false, after: failed)
+            guard canWait else {
+                run(exchange.noBackend(canWait: false, admitted: false, now: worker.loop.now))
+                return
+            }
+            switch worker.enqueue(self, wc, putBack: woken, mayTakeFreeSlot: round < 3) {
+            case .waiting:
+                run(exchange.noBackend(canWait: true, admitted: true, now: queuedAt))
+            case .refused:
+                run(exchange.noBackend(canWait: true, admitted: false, now: worker.loop.now))
+            case .slotFree:
+                connectToBackend(after: failed, granted: true, round: round + 1)
+            }
             return
         }
         let be = c.backends[index]
@@ -165,6 +193,27 @@ extension ClientConnection {
         }
         exchange.backendChosen(index, connected: up.connected, now: worker.loop.now)
         attach(up)
+    }
+
+    /// Takes a slot of `b`'s process-wide limit for this request's lane; false when another
+    /// worker took the last one between the pick's look and this add.
+    @inline(__always)
+    func takeSlot(_ c: ClusterRuntime, _ b: BackendRuntime) -> Bool {
+        let n = b.health.inFlight.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
+        if n > c.capacity(of: b, lane: lane) {
+            giveBackSlot(c, b)
+            return false
+        }
+        holdsSlot = true
+        return true
+    }
+
+    /// Gives a slot of `b` back; when the cluster has waiters, the best of them (on any worker)
+    /// is woken to take it.
+    @inline(__always)
+    func giveBackSlot(_ c: ClusterRuntime, _ b: BackendRuntime) {
+        b.health.inFlight.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        if let adm = c.admission, adm.waiting.load(ordering: .sequentiallyConsistent) > 0 { worker.slotFreed(adm, c, b) }
     }
 
     /// Runs what the exchange asked for (loop thread). Answers, cuts and closes leave the
@@ -186,8 +235,9 @@ extension ClientConnection {
         case .answer(let e):
             sendError(e.status, e.reason, retryAfter: e.retryAfter)
         case .shed(let reason):
-            worker.countShed(cluster, reason)
-            sendError(503, reason.answer, retryAfter: 1)
+            if queueTicket != 0 { worker.dequeue(self, shedNow: true) }
+            worker.countShed(cluster, reason, lane: lane)
+            sendError(503, reason.answer, retryAfter: worker.retryAfter(cluster, reason))
         case .finish(let reuse):
             finishExchange(reuse: reuse)
         case .cut:
@@ -200,15 +250,18 @@ extension ClientConnection {
     }
 
     /// The backend this exchange was counted against (least_request, limits) is done with it;
-    /// a waiter of the cluster may take the slot.
+    /// a waiter of the cluster may take the slot. A queued exchange leaves the queue.
     @inline(__always)
     func releaseBackendSlot() {
         if countedBackend >= 0 {
             worker.active[countedBackend] -= 1
             countedBackend = -1
-            if let wc = cluster, wc.runtime.limited { worker.slotFreed(wc) }
+            if holdsSlot, let c = cluster?.runtime, let b = backend {
+                holdsSlot = false
+                giveBackSlot(c, b)
+            }
         }
-        if queuedAt != 0 { worker.dequeue(self) }
+        if queueTicket != 0 { worker.dequeue(self, shedNow: false) }
     }
 
     /// Refuses the request for lack of capacity (the admission queue sheds it): 503 with

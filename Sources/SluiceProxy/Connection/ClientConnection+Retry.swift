@@ -28,7 +28,7 @@ extension ClientConnection {
             return RetryCapacity(anotherBackend: false, withinBudget: false, leavesTier: false)
         }
         return RetryCapacity(
-            anotherBackend: worker.hasEligibleBackend(wc, excluding: exchange.tried, respectLimits: false, after: failed),
+            anotherBackend: worker.hasEligibleBackend(wc, excluding: exchange.tried, lane: lane, respectLimits: false, after: failed),
             withinBudget: worker.retryBudgetAllows(wc, policy),
             leavesTier: failed.map { worker.leavesTier(wc, after: $0) } ?? false)
     }

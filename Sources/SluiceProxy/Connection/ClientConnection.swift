@@ -92,10 +92,20 @@ final class ClientConnection: EventHandler, TimerTarget {
     var bytesSent = 0
     /// The unsent bytes a connect-failure retry carries to the next backend.
     var carriedOutput: ByteBuffer?
-    /// When this request joined its cluster's queue (0: not queued).
+    /// When this request joined its cluster's queue (0: not queued); kept while a waiter that
+    /// lost its slot to a race goes back to its place.
     var queuedAt: UInt64 = 0
-    /// Backend id counted in the worker's `active` for this exchange, or -1.
+    /// Its ticket in the cluster's process-wide queue while it waits (0: none).
+    var queueTicket: UInt64 = 0
+    /// Tickets handed out by this connection (part of the ticket, so a stale one never matches).
+    var queueSeq: UInt32 = 0
+    /// The request's priority lane (`WaitQueue`): 0 critical, 1 normal, 2 sheddable.
+    var lane = 1
+    /// Backend id counted in the worker's `active` (and, for limited clusters, its slot in the
+    /// backend's `inFlight`) for this exchange, or -1.
     var countedBackend = -1
+    /// Whether `countedBackend` holds a slot of the backend's process-wide `inFlight`.
+    var holdsSlot = false
     var hashKey: UInt64 = 0
     /// The client address hashed for `hash_on: client_ip` (0: not computed yet).
     var clientIPHash: UInt64 = 0

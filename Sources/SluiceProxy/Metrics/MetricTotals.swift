@@ -15,8 +15,18 @@ struct MetricTotals: Equatable {
         }
     }
 
+    /// `rate_limited_total`'s labels.
+    struct ListenerCluster: Hashable, Comparable {
+        let listener: String
+        let cluster: String
+
+        static func < (a: ListenerCluster, b: ListenerCluster) -> Bool { (a.listener, a.cluster) < (b.listener, b.cluster) }
+    }
+
     /// Requests answered, by listener, cluster and status code.
     var requests: [RequestKey: Int] = [:]
+    /// Requests refused by a route's `rate_limit` (429), by listener and cluster.
+    var rateLimited: [ListenerCluster: Int] = [:]
     /// `request_duration_seconds` by cluster name.
     var durations: [String: DurationHistogram] = [:]
     /// Requests shed, by cluster name, then by `ShedReason.rawValue`.
@@ -32,6 +42,7 @@ struct MetricTotals: Equatable {
     /// The fold: adds every counter of `other` to this one.
     mutating func add(_ other: MetricTotals) {
         requests.merge(other.requests, uniquingKeysWith: +)
+        rateLimited.merge(other.rateLimited, uniquingKeysWith: +)
         for (name, d) in other.durations { durations[name, default: DurationHistogram()].add(d) }
         Self.add(other.shed, into: &shed)
         Self.add(other.retries, into: &retries)

@@ -55,6 +55,8 @@ struct MetricsSample {
         var connections: Int
         /// Each certificate's subject name and notAfter (seconds since the epoch).
         var certificates: [(name: String, notAfter: Int)]
+        /// The clusters its routes with a `rate_limit` count refusals under (shown at 0 too).
+        var rateLimitedClusters: [String] = []
     }
 
     /// The outcome of the last reload (nil: none since the start).

@@ -1,3 +1,6 @@
+import SluiceBalancing
+import SluiceConfig
+
 /// `GET /metrics`: a sample in the Prometheus text exposition format 0.0.4.
 ///
 /// Pure; control thread. Families and series come in a fixed order (the configuration's for
@@ -62,13 +65,16 @@ enum PrometheusText {
         for c in s.clusters { line("failover_standby_share", "cluster=\"\(esc(c.name))\"", c.standbyShare) }
         family("queue_depth", "gauge", "Requests waiting for a backend slot (limits), by cluster.")
         for c in s.clusters { line("queue_depth", "cluster=\"\(esc(c.name))\"", c.queueDepth) }
-        family("shed_total", "counter", "Requests refused for lack of capacity (503), by cluster and reason.")
+        family("shed_total", "counter", "Requests refused for lack of capacity (503), by cluster, reason and route priority.")
         for c in s.clusters {
             for reason in ShedReason.allCases {
-                let n = MetricTotals.count(s.totals.shed, c.name, reason.rawValue)
-                line("shed_total", "cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\"", n)
+                for p in RequestPriority.allCases {
+                    let n = MetricTotals.count(s.totals.shed, c.name, reason.rawValue * WaitQueue.lanes + p.rawValue)
+                    line("shed_total", "cluster=\"\(esc(c.name))\",reason=\"\(reason.label)\",priority=\"\(p.label)\"", n)
+                }
             }
         }
+        rateLimited(s, family, line)
         family("retries_total", "counter", "Requests tried again on another backend, by cluster and reason.")
         for c in s.clusters where c.retries {
             for reason in RetryReason.allCases {
@@ -97,6 +103,22 @@ enum PrometheusText {
         family("config_last_reload_success_timestamp_seconds", "gauge", "When the configuration last loaded successfully.")
         out += "sluice_config_last_reload_success_timestamp_seconds \(Int(s.lastReloadSuccess.timeIntervalSince1970))\n"
         return out
+    }
+
+    /// `rate_limited_total`: every counted series, and 0 for each limited route's listener and
+    /// cluster not yet counted. Absent (not even HELP) when nothing is rate limited.
+    private static func rateLimited(
+        _ s: MetricsSample, _ family: (String, String, String) -> Void, _ line: (String, String, Int) -> Void
+    ) {
+        var series = s.totals.rateLimited
+        for l in s.listeners {
+            for c in l.rateLimitedClusters { series[MetricTotals.ListenerCluster(listener: l.name, cluster: c), default: 0] += 0 }
+        }
+        guard !series.isEmpty else { return }
+        family("rate_limited_total", "counter", "Requests refused by a route's rate_limit (429), by listener and cluster.")
+        for (k, n) in series.sorted(by: { $0.key < $1.key }) {
+            line("rate_limited_total", "listener=\"\(esc(k.listener))\",cluster=\"\(esc(k.cluster))\"", n)
+        }
     }
 
     private static func labels(_ c: MetricsSample.Cluster, _ b: MetricsSample.Backend) -> String {

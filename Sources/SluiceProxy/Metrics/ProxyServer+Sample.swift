@@ -3,14 +3,13 @@ import SluiceBalancing
 import SluiceSystem
 
 /// What one worker reports to the admin plane, gathered on its own thread: its counters by
-/// name and its gauges (requests in flight, open connections, queued requests).
+/// name and its gauges (requests in flight, open connections).
 struct WorkerReport {
     var totals = MetricTotals()
     /// Requests in flight by backend id.
     var active: [Int] = []
-    /// Open client connections by listener name, queued requests by cluster name.
+    /// Open client connections by listener name.
     var connections: [String: Int] = [:]
-    var queueDepth: [String: Int] = [:]
 
     /// Folds another worker's report into this one: counters and gauges add up.
     mutating func add(_ other: WorkerReport) {
@@ -18,7 +17,6 @@ struct WorkerReport {
         if active.count < other.active.count { active.append(contentsOf: repeatElement(0, count: other.active.count - active.count)) }
         for i in other.active.indices { active[i] += other.active[i] }
         connections.merge(other.connections, uniquingKeysWith: +)
-        queueDepth.merge(other.queueDepth, uniquingKeysWith: +)
     }
 }
 
@@ -35,10 +33,8 @@ extension ProxyServer {
         for w in workers {
             group.enter()
             w.loop.execute {
-                var depth: [String: Int] = [:]
-                for wc in w.clusters { depth[wc.runtime.name] = wc.queue.waiters.count }
                 let r = WorkerReport(
-                    totals: w.metrics.totals(), active: w.active, connections: w.connectionsPerListener, queueDepth: depth)
+                    totals: w.metrics.totals(), active: w.active, connections: w.connectionsPerListener)
                 box.lock.lock()
                 box.merged.add(r)
                 box.lock.unlock()
@@ -62,7 +58,8 @@ extension ProxyServer {
             MetricsSample.Listener(
                 name: l.name, listen: boundAddresses[l.name]?.description ?? l.listenText, tls: l.tls != nil,
                 connections: report.connections[l.name] ?? 0,
-                certificates: i < snap.tlsContexts.count ? snap.tlsContexts[i]?.expiries ?? [] : [])
+                certificates: i < snap.tlsContexts.count ? snap.tlsContexts[i]?.expiries ?? [] : [],
+                rateLimitedClusters: snap.rateLimits.byListener[i].compactMap { $0.map { snap.clusters[$0.cluster].name } })
         }
         let clusters = snap.clusters.map { c in
             let share = c.tierShare(now: now)
@@ -84,7 +81,7 @@ extension ProxyServer {
             return MetricsSample.Cluster(
                 name: c.name, balance: c.balance.rawValue, healthChecked: c.healthChecked, outlierDetection: c.outlier != nil,
                 retries: c.retries != nil, standbyShare: share.standby, allDown: share.allDown,
-                queueDepth: report.queueDepth[c.name] ?? 0, backends: backends)
+                queueDepth: c.admission?.snapshot(now: now).waiting ?? 0, backends: backends)
         }
         return MetricsSample(
             configPath: configPath ?? snap.config.path, generation: snap.generation, workers: workers.count,

@@ -1,3 +1,5 @@
+import SluiceBalancing
+
 /// A worker's counters, in flat arrays indexed by its current snapshot's positions, so
 /// counting is a few array increments by index: no hashing, no allocation.
 ///
@@ -9,7 +11,8 @@
 struct WorkerMetrics {
     /// Status codes 0..<600 (0: no answer was sent); anything else counts as the nearest.
     static let codes = 600
-    static let shedReasons = ShedReason.allCases.count
+    /// Shed counts per cluster: one per reason × priority lane (`reason.rawValue * lanes + lane`).
+    static let shedReasons = ShedReason.allCases.count * WaitQueue.lanes
     static let retryReasons = RetryReason.allCases.count
 
     /// The names the arrays are indexed by (the current snapshot's listeners and clusters).
@@ -23,10 +26,12 @@ struct WorkerMetrics {
     private var durationBuckets: [Int] = []
     private var durationSum: [Double] = []
     private var durationCount: [Int] = []
-    /// [cluster][ShedReason], [cluster][RetryReason], [listener][succeeded, failed]
+    /// [cluster][ShedReason × lane], [cluster][RetryReason], [listener][succeeded, failed]
     private var shed: [Int] = []
     private var retries: [Int] = []
     private var handshakes: [Int] = []
+    /// [listener][cluster]: refused by a route's `rate_limit`.
+    private var rateLimited: [Int] = []
     /// Counts from earlier snapshots and from retired work, by label names.
     private(set) var carried = MetricTotals()
 
@@ -47,6 +52,7 @@ struct WorkerMetrics {
         shed = Array(repeating: 0, count: c.count * Self.shedReasons)
         retries = Array(repeating: 0, count: c.count * Self.retryReasons)
         handshakes = Array(repeating: 0, count: l.count * 2)
+        rateLimited = Array(repeating: 0, count: l.count * c.count)
     }
 
     /// Everything counted so far, by label names (the admin plane merges workers' copies).
@@ -77,9 +83,9 @@ struct WorkerMetrics {
     }
 
     /// A refused request (503), by the current snapshot's cluster index.
-    mutating func countShed(cluster: Int, _ reason: ShedReason) {
+    mutating func countShed(cluster: Int, _ reason: ShedReason, lane: Int) {
         guard cluster >= 0 && cluster < clusters.count else { return }
-        shed[cluster * Self.shedReasons + reason.rawValue] &+= 1
+        shed[cluster * Self.shedReasons + reason.rawValue * WaitQueue.lanes + lane] &+= 1
     }
 
     /// A request tried again, by the current snapshot's cluster index.
@@ -94,7 +100,17 @@ struct WorkerMetrics {
         handshakes[listener * 2 + (ok ? 0 : 1)] &+= 1
     }
 
+    /// A request refused by a route's `rate_limit`, by the current snapshot's indices.
+    mutating func countRateLimited(listener: Int, cluster: Int) {
+        guard listener >= 0 && listener < listeners.count && cluster >= 0 && cluster < clusters.count else { return }
+        rateLimited[listener * clusters.count + cluster] &+= 1
+    }
+
     // MARK: counting work that outlived its snapshot (by name; rare)
+
+    mutating func countRetiredRateLimited(listener: String, cluster: String) {
+        carried.rateLimited[MetricTotals.ListenerCluster(listener: listener, cluster: cluster), default: 0] += 1
+    }
 
     /// An exchange whose listener or cluster is not in the current snapshot (a reload removed
     /// or moved it while the request ran): straight into the carry-over.
@@ -105,9 +121,9 @@ struct WorkerMetrics {
         if let cluster, let seconds { carried.durations[cluster, default: DurationHistogram()].observe(seconds) }
     }
 
-    mutating func countRetiredShed(cluster: String, _ reason: ShedReason) {
+    mutating func countRetiredShed(cluster: String, _ reason: ShedReason, lane: Int) {
         var row = [Int](repeating: 0, count: Self.shedReasons)
-        row[reason.rawValue] = 1
+        row[reason.rawValue * WaitQueue.lanes + lane] = 1
         carried.add(shed: row[...], cluster: cluster)
     }
 
@@ -143,6 +159,10 @@ struct WorkerMetrics {
                 }
             }
             t.add(handshakes: handshakes[(li * 2)..<(li * 2 + 2)], listener: listener)
+            for (ci, cluster) in clusters.enumerated() where rateLimited[li * clusters.count + ci] > 0 {
+                t.rateLimited[MetricTotals.ListenerCluster(listener: listener, cluster: cluster), default: 0] +=
+                    rateLimited[li * clusters.count + ci]
+            }
         }
         let nb = DurationHistogram.bounds.count + 1
         for (ci, name) in clusters.enumerated() {

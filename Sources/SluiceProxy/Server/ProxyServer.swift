@@ -51,6 +51,7 @@ public final class ProxyServer: @unchecked Sendable {
         for i in 0..<config.workers {
             workers.append(try Worker(index: i, snapshot: snapshot, shared: shared))
         }
+        shared.install(inboxes: workers.map(\.inbox))
         for (li, l) in config.listeners.enumerated() {
             var address = l.address
             for w in workers {
@@ -138,7 +139,8 @@ public final class ProxyServer: @unchecked Sendable {
             throw ReloadError(message: "\(error)")
         }
         let snap = Snapshot(
-            config: config, generation: snapshot.generation + 1, registry: registry, tls: tls, upstream: upstream)
+            config: config, generation: snapshot.generation + 1, registry: registry, tls: tls, upstream: upstream,
+            previous: snapshot)
         snapshot = snap
         var addresses: [String: SocketAddress] = [:]
         for k in keep { if let a = boundAddresses[k.oldName] { addresses[k.name] = a } }
@@ -166,7 +168,7 @@ public final class ProxyServer: @unchecked Sendable {
     func publish(_ config: Config, generation: Int) {
         let snap = Snapshot(
             config: config, generation: generation, registry: registry, tls: snapshot.tlsContexts,
-            upstream: snapshot.upstreamContexts)
+            upstream: snapshot.upstreamContexts, previous: snapshot)
         snapshot = snap
         for w in workers {
             w.loop.execute {

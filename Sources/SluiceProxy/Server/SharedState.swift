@@ -12,6 +12,9 @@ final class SharedState: Sendable {
     let registry: BackendRegistry
     let requestIDPrefix: String
     let logger: Logger
+    /// Every worker's mailbox, by worker index (set once by `ProxyServer.start` before any
+    /// loop runs; read-only after).
+    nonisolated(unsafe) private(set) var inboxes: [WorkerInbox] = []
 
     init(maxConnections: Int, accessLog: AccessLogSink, registry: BackendRegistry, logger: Logger) {
         self.maxConnections = maxConnections
@@ -22,6 +25,9 @@ final class SharedState: Sendable {
         let r = g.next() as UInt32
         requestIDPrefix = String(r, radix: 16).leftPadded(8) + "-"
     }
+
+    /// Installs the workers' mailboxes; before the loops start, once.
+    func install(inboxes: [WorkerInbox]) { self.inboxes = inboxes }
 
     /// Takes one connection slot; false when the limit is reached.
     func tryReserveConnection() -> Bool {

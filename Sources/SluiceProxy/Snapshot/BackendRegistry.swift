@@ -29,6 +29,11 @@ final class BackendHealth: @unchecked Sendable {
     let refusedEjectionLoggedAt = Atomic<UInt64>(0)
     /// When the backend last (re)joined rotation (monotonic ns; 0: since process start): slow start.
     let joinedAt = Atomic<UInt64>(0)
+    /// Requests in flight at this backend on all workers (DESIGN §2 `limits`: every figure is
+    /// for the whole process). Counted only for clusters with `limits`; a request takes a slot
+    /// with one atomic add and gives it back with one subtract (sequentially consistent: see
+    /// `ClusterAdmission.waiting`).
+    let inFlight = Atomic<Int>(0)
 
     init(healthy: Bool, rise: Int, fall: Int) {
         flag = Atomic(healthy)
@@ -82,6 +87,8 @@ final class BackendRegistry: @unchecked Sendable {
     let adminOverrides = Atomic<Int>(0)
     /// Ejections made so far: while any may be running, workers refresh failover shares by time.
     let ejectionsMade = Atomic<Int>(0)
+    /// Waiting rooms of limited clusters, by name, across reloads.
+    let admissions = AdmissionRegistry()
     let logger: Logger
 
     init(logger: Logger) { self.logger = logger }

@@ -1,5 +1,6 @@
 import SluiceBalancing
 import SluiceConfig
+import SluiceSystem
 import SluiceTLS
 
 /// The precomputed choice tables of one tier (primary or standby) of a cluster.
@@ -46,18 +47,19 @@ final class ClusterRuntime: Sendable {
     let upstreamTLS: TLSClientContext?
     /// Backends can leave rotation (health checks or outlier detection): picks must filter.
     var filtered: Bool { healthChecked || outlier != nil }
-    /// `limits` split per worker (each worker enforces its share without sharing state, as
-    /// nginx's `max_conns` does without a zone): requests at once per backend, waiters.
-    let perWorkerBackendLimit: Int
-    let perWorkerQueue: Int
-    var limited: Bool { perWorkerBackendLimit != .max }
+    /// The process-wide waiting room (`limits`), nil without limits: then nothing is counted.
+    let admission: ClusterAdmission?
+    @inline(__always)
+    var limited: Bool { admission != nil }
     /// `limits.max_requests_per_backend` for the whole process (`.max` without `limits`).
     let maxRequestsPerBackend: Int
+    /// `limits.reserve_for_critical` in thousandths.
+    let reservePermille: Int
     /// `hash_on: header:NAME` / `cookie:NAME`, lowercased; empty for client_ip.
     let hashHeader: [UInt8]
     let hashCookie: [UInt8]
 
-    init(_ c: ClusterConfig, index: Int, registry: BackendRegistry, workers: Int, upstreamTLS: TLSClientContext?) {
+    init(_ c: ClusterConfig, index: Int, registry: BackendRegistry, upstreamTLS: TLSClientContext?) {
         self.upstreamTLS = upstreamTLS
         name = c.name
         self.index = index
@@ -91,14 +93,14 @@ final class ClusterRuntime: Sendable {
                 maxEjectedShare: $0.maxEjected)
         }
         if let l = c.limits {
-            let w = max(1, workers)
-            perWorkerBackendLimit = max(1, (l.maxRequestsPerBackend + w - 1) / w)
-            perWorkerQueue = (l.maxQueue + w - 1) / w
+            admission = registry.admissions.admission(
+                for: c.name, capacity: l.maxQueue, target: l.queueTarget, now: Clock.monotonicNanos())
             maxRequestsPerBackend = l.maxRequestsPerBackend
+            reservePermille = Int((l.reserveForCritical * 1000).rounded())
         } else {
+            admission = nil
             maxRequestsPerBackend = .max
-            perWorkerBackendLimit = .max
-            perWorkerQueue = 0
+            reservePermille = 0
         }
         switch c.hashOn {
         case .clientIP:
@@ -118,6 +120,22 @@ final class ClusterRuntime: Sendable {
     /// (`limits.adaptive`). One relaxed load at most; any thread.
     @inline(__always)
     func limit(for b: BackendRuntime) -> Int { maxRequestsPerBackend }
+
+    /// The slots of `b` a request of `lane` may fill: all of them for critical (lane 0), all
+    /// but the `reserve_for_critical` share for the others.
+    @inline(__always)
+    func capacity(of b: BackendRuntime, lane: Int) -> Int {
+        let l = limit(for: b)
+        guard lane > 0, reservePermille > 0 else { return l }
+        return l - l * reservePermille / 1000
+    }
+
+    /// Whether `b` has a slot a request of `lane` may take now (one load, a plain one on
+    /// x86; the add that takes the slot checks again).
+    @inline(__always)
+    func hasFreeSlot(_ b: BackendRuntime, lane: Int) -> Bool {
+        b.health.inFlight.load(ordering: .sequentiallyConsistent) < capacity(of: b, lane: lane)
+    }
 
     /// The failover split at monotonic time `now`: from the backends' health (atomic loads).
     func tierShare(now: UInt64) -> TierShare {

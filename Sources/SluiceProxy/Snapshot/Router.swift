@@ -12,6 +12,8 @@ final class Router: Sendable {
         let pathPrefix: [UInt8]
         /// Cluster indices; one entry unless the route splits.
         let clusters: [Int]
+        /// `priority` as a `WaitQueue` lane: 0 critical, 1 normal, 2 sheddable.
+        let lane: Int
     }
 
     let routes: [Route]
@@ -26,7 +28,7 @@ final class Router: Sendable {
             }
             return Route(
                 host: host, wildcard: wildcard, pathPrefix: Array((r.pathPrefix ?? "/").utf8),
-                clusters: r.targets.map { clusterIndex($0.cluster) })
+                clusters: r.targets.map { clusterIndex($0.cluster) }, lane: r.priority.rawValue)
         }
     }
 

@@ -26,12 +26,16 @@ final class Snapshot: Sendable {
     /// Loaded once per configuration (start, reload) and carried into the snapshots that
     /// runtime changes publish, so a file that became unreadable never turns TLS into plaintext.
     let upstreamContexts: [TLSClientContext?]
+    /// Per listener and route: its `rate_limit` (tables shared by all workers, carried over
+    /// from `previous` for routes whose limit did not change).
+    let rateLimits: RateLimits
 
     /// `tls` from `loadTLS(config)` and `upstream` from `loadUpstreamTLS(config)` (or the
-    /// current snapshot's, for a runtime change of the same configuration's clusters).
+    /// current snapshot's, for a runtime change of the same configuration's clusters);
+    /// `previous`: the snapshot this one replaces (rate-limit states carry over).
     init(
         config: Config, generation: Int, registry: BackendRegistry, tls: [TLSServerContext?],
-        upstream: [TLSClientContext?]
+        upstream: [TLSClientContext?], previous: Snapshot? = nil
     ) {
         precondition(upstream.count == config.clusters.count, "one upstream TLS slot per cluster")
         self.config = config
@@ -43,13 +47,14 @@ final class Snapshot: Sendable {
         upstreamContexts = upstream
         var cs: [ClusterRuntime] = []
         for (i, c) in config.clusters.enumerated() {
-            cs.append(ClusterRuntime(c, index: i, registry: registry, workers: config.workers, upstreamTLS: upstream[i]))
+            cs.append(ClusterRuntime(c, index: i, registry: registry, upstreamTLS: upstream[i]))
         }
         clusters = cs
         backendCount = registry.count
         routers = config.listeners.map { l in
             Router(l.routes, clusterIndex: { name in cs.firstIndex { $0.name == name } ?? 0 })
         }
+        rateLimits = RateLimits(config, previous: previous) { name in cs.firstIndex { $0.name == name } ?? 0 }
     }
 }
 

@@ -7,10 +7,14 @@ import SluiceTLS
 import Synchronization
 
 /// A worker's view of one cluster's backends for the pure balancing decisions
-/// (`SluiceBalancing.BackendView`): shared health atomics, this worker's requests in flight
-/// and recent failures. Built per pick from references (no copy, no allocation).
+/// (`SluiceBalancing.BackendView`): shared health atomics and slots in use (all workers),
+/// this worker's requests in flight and recent failures. Built per pick from references (no
+/// copy, no allocation).
 struct WorkerBackends: BackendView {
+    let cluster: ClusterRuntime
     let backends: [BackendRuntime]
+    /// The request's priority lane: which share of each backend's slots it may take.
+    let lane: Int
     /// Requests in flight per backend id, on this worker.
     let inFlight: [Int]
     /// Per backend id: until when it counts as "just failed" on this worker.
@@ -27,6 +31,9 @@ struct WorkerBackends: BackendView {
 
     @inline(__always)
     func justFailed(_ i: Int, at now: UInt64) -> Bool { justFailedUntil[backends[i].id] > now }
+
+    @inline(__always)
+    func hasFreeSlot(_ i: Int) -> Bool { cluster.hasFreeSlot(backends[i], lane: lane) }
 }
 
 /// Balancing on a worker: which tier and backend a request goes to (DESIGN §3 failover).
@@ -52,14 +59,15 @@ extension Worker {
     /// `after` is the backend whose connect failed or reset just now: the pick is then a
     /// failover pick (see `TierSelector.plan`).
     func pickBackend(
-        _ wc: WorkerCluster, excluding tried: [Int], hashKey: UInt64, respectLimits: Bool = true, after failed: BackendRuntime? = nil
+        _ wc: WorkerCluster, excluding tried: [Int], hashKey: UInt64, lane: Int, respectLimits: Bool = true,
+        after failed: BackendRuntime? = nil
     ) -> Int? {
         let c = wc.runtime
         if c.slowStart > 0 { applyRamp(wc) }
         let plan = pickPlan(wc, after: failed, draw: true)
         guard plan.first >= 0 else { return nil }
-        let e = plan.eligibility(tried: tried, limit: respectLimits ? c.perWorkerBackendLimit : .max, now: loop.now)
-        let view = backendView(c)
+        let e = plan.eligibility(tried: tried, limited: respectLimits && c.limited, now: loop.now)
+        let view = backendView(c, lane: lane)
         if let i = pick(wc, tier: plan.first, e, view, hashKey: hashKey) { return i }
         guard plan.second >= 0 else { return nil }
         return pick(wc, tier: plan.second, e, view, hashKey: hashKey)
@@ -68,13 +76,13 @@ extension Worker {
     /// Whether `pickBackend` with the same arguments would find a backend, without picking one:
     /// no balancer state moves, so asking never skews the weighted split. Loop thread only.
     func hasEligibleBackend(
-        _ wc: WorkerCluster, excluding tried: [Int], respectLimits: Bool = true, after failed: BackendRuntime? = nil
+        _ wc: WorkerCluster, excluding tried: [Int], lane: Int, respectLimits: Bool = true, after failed: BackendRuntime? = nil
     ) -> Bool {
         let c = wc.runtime
         if c.slowStart > 0 { applyRamp(wc) }
         let plan = pickPlan(wc, after: failed, draw: false)
-        let e = plan.eligibility(tried: tried, limit: respectLimits ? c.perWorkerBackendLimit : .max, now: loop.now)
-        let view = backendView(c)
+        let e = plan.eligibility(tried: tried, limited: respectLimits && c.limited, now: loop.now)
+        let view = backendView(c, lane: lane)
         for k in 0..<2 {
             let tier = k == 0 ? plan.first : plan.second
             if tier >= 0,
@@ -198,8 +206,8 @@ extension Worker {
     // MARK: helpers
 
     @inline(__always)
-    func backendView(_ c: ClusterRuntime) -> WorkerBackends {
-        WorkerBackends(backends: c.backends, inFlight: active, justFailedUntil: justFailedUntil)
+    func backendView(_ c: ClusterRuntime, lane: Int = 0) -> WorkerBackends {
+        WorkerBackends(cluster: c, backends: c.backends, lane: lane, inFlight: active, justFailedUntil: justFailedUntil)
     }
 
     @inline(__always)

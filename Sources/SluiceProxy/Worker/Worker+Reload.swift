@@ -22,15 +22,14 @@ extension Worker {
             justFailedUntil.append(contentsOf: repeatElement(0, count: snap.backendCount - justFailedUntil.count))
         }
         // The previous snapshot's clusters retire: their exchanges finish on them; their
-        // waiters move to the new snapshot's clusters in `moveWaiters`.
-        let previous = clusters
-        for wc in previous { wc.retired = true }
+        // waiters stay in the process-wide queue of their cluster's name (`moveWaiters`).
+        for wc in clusters { wc.retired = true }
         clusters = snap.clusters.map(WorkerCluster.init)
         // Every counter (requests, durations, shed, retries, handshakes) carries over by name;
         // before `moveWaiters`, whose sheds count by the new snapshot's indices.
         metrics.reshape(
             listeners: snap.config.listeners.map(\.name), clusters: snap.clusters.map(\.name), backendCount: snap.backendCount)
-        moveWaiters(from: previous)
+        moveWaiters()
 
         shares.invalidate()
         for ch in checkers { ch.stop() }

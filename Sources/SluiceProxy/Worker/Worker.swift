@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import SluiceBalancing
 import SluiceBuffers
@@ -36,7 +37,14 @@ final class Worker: @unchecked Sendable {
     /// Failover split per cluster of `snapshot`, recomputed when the registry's health generation moves.
     var shares = TierShares()
     var checkers: [HealthChecker] = []
+    /// Admission messages (wake, shed) for this worker's waiters, run in turn.
+    var localMessages = Deque<AdmissionMessage>()
     var dispatching = false
+    /// This worker's mailbox for the other workers' admission messages (set in `init`).
+    var inbox: WorkerInbox!
+    var inboxScratch: [AdmissionMessage] = []
+    /// Waiters the standing rule shed, collected under the queue's lock, answered after.
+    var shedScratch: [Waiter] = []
     /// Requests in flight per backend id, on this worker (least_request reads it).
     var active: [Int] = []
     /// Per backend id: until when (monotonic ns) it counts as "just failed" on this worker, after
@@ -58,6 +66,7 @@ final class Worker: @unchecked Sendable {
         self.snapshot = snapshot
         self.accessLog = AccessLogWriter(sink: shared.accessLog)
         apply(snapshot)
+        inbox = WorkerInbox(loop: loop) { [unowned self] in self.drainInbox() }
         loop.onBatchEnd { [unowned self] in self.accessLog.flush() }
         loop.arm(PoolSweeper(self), at: loop.now &+ 1_000_000_000)
     }

@@ -1,11 +1,12 @@
 import SluiceBalancing
 
 /// One cluster of one snapshot, on one worker: the shared `ClusterRuntime` and this worker's
-/// state for it (its pickers per tier, slow-start ramp, waiting room, retries in flight).
+/// state for it (its pickers per tier, slow-start ramp, retries in flight; the waiting room
+/// is process-wide: `ClusterRuntime.admission`).
 ///
 /// `Worker.apply` makes one per cluster of each new snapshot and marks the previous ones
 /// `retired`. An exchange holds the `WorkerCluster` it was routed to (`ClientConnection.cluster`),
-/// so state taken from it (a retry budget slot, a place in its queue) goes back to the same
+/// so state taken from it (a retry budget slot) goes back to the same
 /// one, and one that started on an older snapshot keeps its older cluster until it ends.
 ///
 /// Loop thread only. Made per cluster per snapshot, never per request.
@@ -16,21 +17,18 @@ final class WorkerCluster {
     var balancers: [Balancer]
     /// Slow start: when the ramp was last applied to `balancers`.
     var ramp = SlowStartRamp()
-    /// The waiting room (`limits`); emptied into the next snapshot's cluster when retired.
-    var queue: AdmissionQueue
     /// Retries in flight: exchanges holding a slot of this cluster's retry budget.
     var retriesInFlight = 0
     /// A newer snapshot replaced this one: no new waiters or retries, and its counts go to
     /// the metrics carry-over by name. Its exchanges finish on it.
     var retired = false
 
-    /// A worker's state for `runtime`, fresh (an empty queue, no retries, unramped pickers).
+    /// A worker's state for `runtime`, fresh (no retries, unramped pickers).
     init(_ runtime: ClusterRuntime) {
         self.runtime = runtime
         // Weights × SlowStart.scale, so slow start can ramp fractionally (no algorithm's
         // split changes when every weight is multiplied by one factor).
         balancers = runtime.tiers.indices.map { Self.balancer(runtime, tier: $0, scaled: true) }
-        queue = AdmissionQueue(capacity: runtime.perWorkerQueue, target: runtime.config.limits?.queueTarget ?? 0)
     }
 
     /// The cluster's position in the current snapshot, for the per-cluster counters; nil

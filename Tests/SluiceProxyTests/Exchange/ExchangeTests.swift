@@ -349,7 +349,7 @@ import Testing
 
     @Test func theDrainDeadlineAnswers503UntilTheAnswerStarts() {
         var waiting = Self.awaiting()
-        #expect(waiting.abandoned() == .answer(ErrorAnswer(503, "shutting down")))
+        #expect(waiting.abandoned() == .answer(ErrorAnswer(503, "shutting down", retryAfter: 1)))
         var streaming = Self.awaiting()
         _ = Self.head(&streaming, 200)
         #expect(streaming.abandoned() == .cut)

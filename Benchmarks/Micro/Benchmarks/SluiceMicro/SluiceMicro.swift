@@ -103,18 +103,34 @@ let benchmarks: @Sendable () -> Void = {
         }
         benchmark.stopMeasurement()
     }
+
+    Benchmark(
+        "proxied request through a client_ip rate_limit (allowed), keep-alive, in-process",
+        configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
+    ) { benchmark in
+        let rig = ProxyRig.rateLimited
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            rig.roundTrip()
+        }
+        benchmark.stopMeasurement()
+    }
 }
 
 /// An in-process Sluice (one worker) before an allocation-free backend thread, and an
 /// allocation-free client: what mallocs remain per request are Sluice's.
 final class ProxyRig: @unchecked Sendable {
     nonisolated(unsafe) static let shared = ProxyRig()
+    /// The same with a `rate_limit` on the route that never refuses: the cost of the check.
+    nonisolated(unsafe) static let rateLimited = ProxyRig(
+        route: ", rate_limit: { key: client_ip, rate: 10000000/s, burst: 10000000 }")
     let server: ProxyServer
     let clientFD: Int32
     let request = Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 16)
 
-    init() {
+    /// `route`: more keys for the one route (`, rate_limit: {...}`).
+    init(route: String = "") {
         let backendFD = ProxyRig.listener()
         let port = ProxyRig.port(of: backendFD)
         Thread.detachNewThread { ProxyRig.serve(backendFD) }
@@ -122,7 +138,7 @@ final class ProxyRig: @unchecked Sendable {
             workers: 1
             access_log: { path: off }
             listeners:
-              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+              - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app\(route) } ] }
             clusters:
               - { name: app, backends: [ { address: 127.0.0.1:\(port) } ] }
             """
