@@ -17,6 +17,12 @@ struct SluiceBench: ParsableCommand {
             Reports per second and per phase: offered rate, throughput, goodput (2xx), answers by status
             class, errors and timeouts, p50/p99/p99.9 latency, recovery time, the balancer's CPU time
             per request and peak RSS. Writes report.md, report.json and chart.svg to --results.
+
+            --case runs the issue-8 cases instead (flash-sale, mix, slowdown, abuser, or all;
+            docs/benchmarks.md §7): per phase offered/s, goodput, critical goodput, p50/p99 of
+            successes, how the rejected ended (503/429 with and without Retry-After, other
+            statuses, timeouts, requests never sent, connection errors), recovery time and the
+            Retry-After values received; a per-second table, and CSV with --csv DIR.
             """)
 
     @Option(help: "Targets to run in turn: sluice, haproxy, nginx.")
