@@ -64,7 +64,7 @@ let package = Package(
             name: "sluice-bench",
             dependencies: ["SluiceBenchKit", "SluiceSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/sluice-bench"),
-        .testTarget(name: "SluiceBenchTests", dependencies: ["SluiceBenchKit"]),
+        .testTarget(name: "SluiceBenchTests", dependencies: ["SluiceBenchKit", "SluiceConfig"]),
         .testTarget(name: "SluiceSystemTests", dependencies: ["SluiceSystem", "SluiceBuffers", "SluiceEventLoop"]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),

@@ -23,8 +23,16 @@ final class LoadConnection: EventHandler, TimerTarget {
     var intended: UInt64 = 0
     var deadline: UInt64 = .max
     var closeAfter = false
+    var retryAfter: Int?
+    /// The stream of the generator this connection belongs to, and the request it sends.
+    let stream: Int
+    let request: [UInt8]
 
-    init(generator: LoadGenerator) { self.generator = generator }
+    init(generator: LoadGenerator, stream: Int, request: [UInt8]) {
+        self.generator = generator
+        self.stream = stream
+        self.request = request
+    }
 
     var loop: EventLoop { generator.loop }
 
@@ -40,7 +48,8 @@ final class LoadConnection: EventHandler, TimerTarget {
         do {
             try loop.register(
                 fd, self,
-                events: inProgress ? EpollEvents.readable | EpollEvents.hangup | EpollEvents.writable : EpollEvents.readable | EpollEvents.hangup)
+                events: inProgress
+                    ? EpollEvents.readable | EpollEvents.hangup | EpollEvents.writable : EpollEvents.readable | EpollEvents.hangup)
         } catch {
             Socket.close(fd)
             fd = -1
@@ -80,7 +89,7 @@ final class LoadConnection: EventHandler, TimerTarget {
         // free connection still counts in the latency (measured from `intended`).
         deadline = loop.now &+ generator.timeoutNanos
         loop.arm(self, at: deadline)
-        let req = generator.request
+        let req = request
         let ok = req.withUnsafeBytes { raw -> Bool in
             guard case .done(let n)? = try? Socket.write(fd, raw.baseAddress!, raw.count) else { return false }
             return n == raw.count
@@ -162,6 +171,7 @@ final class LoadConnection: EventHandler, TimerTarget {
                 reconnect()
                 return false
             case .complete(let length):
+                retryAfter = Self.retryAfter(response, inBuf.readable)
                 inBuf.consume(length)
                 if response.status < 200 { return consume() }
                 headDone = true
@@ -203,12 +213,21 @@ final class LoadConnection: EventHandler, TimerTarget {
     @discardableResult
     func complete() -> Bool {
         busy = false
-        generator.answered(self, status: status, intended: intended)
+        generator.answered(self, status: status, retryAfter: retryAfter, intended: intended)
         if closeAfter || untilClose || !inBuf.isEmpty {
             reconnect()
             return false
         }
         generator.becameIdle(self)
         return true
+    }
+
+    /// The `Retry-After` seconds of a parsed head (nil: absent or not delay-seconds).
+    static func retryAfter(_ head: ResponseHead, _ bytes: UnsafeRawBufferPointer) -> Int? {
+        for f in head.fields {
+            let name = bytes[Int(f.nameStart)..<Int(f.nameEnd)]
+            if RetryAfter.isName(name) { return RetryAfter.seconds(bytes[Int(f.valueStart)..<Int(f.valueEnd)]) }
+        }
+        return nil
     }
 }

@@ -12,8 +12,29 @@ public struct Window: Sendable {
     public var timeouts = 0
     /// Latency in microseconds from the intended send time to the last response byte.
     public var latency = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    /// Requests by how they ended, indexed by `Outcome.rawValue`.
+    public var outcomes = [Int](repeating: 0, count: Outcome.allCases.count)
+    /// Latency of the 2xx answers only, microseconds.
+    public var success = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    /// `Retry-After` seconds received on 503s and 429s: value -> count.
+    public var retryAfter: [Int: Int] = [:]
 
     public init() {}
+
+    /// Counts one ended request (answered or not) in the outcome tallies.
+    public mutating func record(_ o: Outcome, retryAfter ra: Int?, latencyMicros: UInt64?) {
+        outcomes[o.rawValue] += 1
+        if let ra, o.isCleanRejection { retryAfter[ra, default: 0] += 1 }
+        if o == .success, let l = latencyMicros { _ = success.record(max(1, l)) }
+    }
+
+    /// Successes' latency percentile in milliseconds (0 when none succeeded).
+    public func successMillis(_ p: Double) -> Double {
+        success.totalCount == 0 ? 0 : Double(success.valueAtPercentile(p)) / 1000
+    }
+
+    /// Requests that did not end in a 2xx.
+    public var rejected: Int { outcomes.reduce(0, +) - outcomes[Outcome.success.rawValue] }
 
     public var answered: Int { byClass.reduce(0, +) }
     public var goodput: Int { byClass[1] }
@@ -26,6 +47,9 @@ public struct Window: Sendable {
         errors += o.errors
         timeouts += o.timeouts
         latency.add(o.latency)
+        for i in outcomes.indices { outcomes[i] += o.outcomes[i] }
+        success.add(o.success)
+        for (k, v) in o.retryAfter { retryAfter[k, default: 0] += v }
     }
 
     /// Latency percentile in milliseconds (0 when nothing was answered).

@@ -69,100 +69,58 @@ public final class TargetProcess {
         return try Socket.localAddress(fd).port
     }
 
-    /// Starts `kind` before `backends`; nil with a reason when it is not installed.
+    /// Starts `kind` before `backends` for the classic spike scenario.
     public static func launch(
         _ kind: TargetKind, backends: [String], scenario: Scenario, workers: Int, sluiceBinary: String, workDir: String
+    ) throws -> Result<TargetProcess, SkipReason> {
+        try launch(
+            kind, config: CaseConfigs.Input(scenario: scenario), backends: backends, workers: workers, sluiceBinary: sluiceBinary,
+            workDir: workDir)
+    }
+
+    /// Starts `kind` before `backends` with the config `CaseConfigs` writes for `config`;
+    /// a failure with the reason when it is not installed or does not listen within 15 s.
+    public static func launch(
+        _ kind: TargetKind, config plan: CaseConfigs.Input, backends: [String], workers: Int, sluiceBinary: String, workDir: String
     ) throws -> Result<TargetProcess, SkipReason> {
         let port = try freePort()
         let p = Process()
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        let perBackend = scenario.upstreams.isEmpty ? scenario.backendConcurrency : 1000
         switch kind {
         case .sluice:
             guard FileManager.default.isExecutableFile(atPath: sluiceBinary) else {
                 return .failure(SkipReason(message: "sluice binary not found at \(sluiceBinary) (swift build -c release)"))
             }
-            let path = workDir + "/sluice.yaml"
-            let list = backends.enumerated().map { "      - { name: b\($0.offset + 1), address: \($0.element) }" }
-            try """
-            workers: \(workers)
-            admin: { listen: 127.0.0.1:0 }
-            access_log: { path: off }
-            limits: { max_connections: 9000 }
-            listeners:
-              - { name: web, listen: 127.0.0.1:\(port), routes: [ { cluster: app } ] }
-            clusters:
-              - name: app
-                backends:
-            \(list.joined(separator: "\n"))
-                limits: { max_requests_per_backend: \(perBackend), max_queue: 1024, queue_timeout: 1s }
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+            let path = workDir + "/sluice-\(plan.benchCase?.rawValue ?? "spike").yaml"
+            try CaseConfigs.sluice(plan, port: port, backends: backends, workers: workers)
+                .write(toFile: path, atomically: true, encoding: .utf8)
             p.executableURL = URL(fileURLWithPath: sluiceBinary)
             p.arguments = ["run", "--config", path]
         case .haproxy:
             guard let exe = which("haproxy") else {
                 return .failure(SkipReason(message: "haproxy is not installed (apt-get install haproxy)"))
             }
-            let path = workDir + "/haproxy.cfg"
-            let list = backends.enumerated().map { "    server b\($0.offset + 1) \($0.element) maxconn \(perBackend)" }
-            try """
-            global
-                nbthread \(workers)
-                maxconn 9000
-            defaults
-                mode http
-                timeout connect 2s
-                timeout client 60s
-                timeout server 30s
-                timeout queue 1s
-                option http-keep-alive
-                option forwardfor
-                http-reuse always
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend be
-            backend be
-                balance roundrobin
-            \(list.joined(separator: "\n"))
-
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+            let path = workDir + "/haproxy-\(plan.benchCase?.rawValue ?? "spike").cfg"
+            try CaseConfigs.haproxy(plan, port: port, backends: backends, workers: workers)
+                .write(toFile: path, atomically: true, encoding: .utf8)
             p.executableURL = URL(fileURLWithPath: exe)
             p.arguments = ["-db", "-f", path]
         case .nginx:
             guard let exe = which("nginx") else {
                 return .failure(SkipReason(message: "nginx is not installed (apt-get install nginx-light)"))
             }
-            let path = workDir + "/nginx.conf"
-            let list = backends.map { "        server \($0) max_conns=\(perBackend);" }
-            try """
-            worker_processes \(workers);
-            daemon off;
-            master_process off;
-            error_log /dev/null;
-            pid \(workDir)/nginx.pid;
-            events { worker_connections 9000; }
-            http {
-                access_log off;
-                upstream be {
-            \(list.joined(separator: "\n"))
-                    keepalive 512;
-                }
-                server {
-                    listen 127.0.0.1:\(port);
-                    location / {
-                        proxy_pass http://be;
-                        proxy_http_version 1.1;
-                        proxy_set_header Connection "";
-                        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-                    }
-                }
-            }
-
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+            let path = workDir + "/nginx-\(plan.benchCase?.rawValue ?? "spike").conf"
+            try CaseConfigs.nginx(plan, port: port, backends: backends, workers: workers, workDir: workDir)
+                .write(toFile: path, atomically: true, encoding: .utf8)
             p.executableURL = URL(fileURLWithPath: exe)
             p.arguments = ["-c", path, "-p", workDir]
         }
+        return try spawn(kind, process: p, port: port)
+    }
+
+    /// Runs the prepared process and waits up to 15 s for it to listen on `port`.
+    static func spawn(_ kind: TargetKind, process p: Process, port: Int) throws -> Result<TargetProcess, SkipReason> {
         try p.run()
         let t = TargetProcess(kind: kind, port: port, process: p)
         let end = Date().addingTimeInterval(15)

@@ -17,6 +17,12 @@ struct SluiceBench: ParsableCommand {
             Reports per second and per phase: offered rate, throughput, goodput (2xx), answers by status
             class, errors and timeouts, p50/p99/p99.9 latency, recovery time, the balancer's CPU time
             per request and peak RSS. Writes report.md, report.json and chart.svg to --results.
+
+            --case runs the issue-8 cases instead (flash-sale, mix, slowdown, abuser, or all;
+            docs/benchmarks.md §7): per phase offered/s, goodput, critical goodput, p50/p99 of
+            successes, how the rejected ended (503/429 with and without Retry-After, other
+            statuses, timeouts, requests never sent, connection errors), recovery time and the
+            Retry-After values received; a per-second table, and CSV with --csv DIR.
             """)
 
     @Option(help: "Targets to run in turn: sluice, haproxy, nginx.")
@@ -55,14 +61,14 @@ struct SluiceBench: ParsableCommand {
     @Option(help: "Request path.")
     var path: String = "/"
 
-    @Option(help: "Built-in backends.")
-    var backends: Int = 3
+    @Option(help: "Built-in backends (default 3; 2 with --case).")
+    var backends: Int?
 
     @Option(help: "Requests each built-in backend serves at once (more get 503); the balancers get the same limit.")
     var backendConcurrency: Int = 8
 
-    @Option(help: "Service time of each built-in backend request, ms.")
-    var serviceMs: Int = 10
+    @Option(help: "Service time of each built-in backend request, ms (default 10; 20 with --case).")
+    var serviceMs: Int?
 
     @Option(help: "Response body size of the built-in backends, bytes.")
     var bodySize: Int = 512
@@ -79,7 +85,25 @@ struct SluiceBench: ParsableCommand {
     @Option(help: "Folder for report.md, report.json and chart.svg.")
     var results: String = "results/latest"
 
+    @Option(
+        name: .customLong("case"),
+        help: "Run issue-8 cases instead of the spike scenario: flash-sale, mix, slowdown, abuser, or all (comma-separated).")
+    var cases: String?
+
+    @Option(help: "With --case: write CASE-TARGET.csv (one row per second) and CASE.json into this folder.")
+    var csv: String?
+
+    @Flag(help: "With --case: print the config each target would get (backends on ports 9001, 9002, ...) and exit.")
+    var printConfigs = false
+
+    @Option(help: "With --case: the baseline as a share of the backends' capacity.")
+    var baselineShare: Double = 0.5
+
     func run() throws {
+        if let cases {
+            try runCases(cases)
+            return
+        }
         var s = Scenario()
         s.rate = rate
         s.spikeFactor = spikeFactor
@@ -91,24 +115,16 @@ struct SluiceBench: ParsableCommand {
         s.closedLoop = closedLoop
         s.timeoutMillis = timeoutMs
         s.path = path
-        s.backends = backends
+        s.backends = backends ?? 3
         s.backendConcurrency = backendConcurrency
-        s.serviceTimeMillis = serviceMs
+        s.serviceTimeMillis = serviceMs ?? 10
         s.bodySize = bodySize
         s.upstreams = try upstream.map { u in
             let hostPort = u.hasPrefix("http://") ? String(u.dropFirst(7)).split(separator: "/").first.map(String.init) ?? "" : u
             _ = try SocketAddress.resolve(hostPort)
             return hostPort
         }
-        var kinds: [TargetKind] = []
-        for name in (compare ?? target).split(separator: ",") {
-            guard let k = TargetKind(rawValue: String(name)) else {
-                throw ValidationError("unknown target \(name): use sluice, haproxy or nginx")
-            }
-            kinds.append(k)
-        }
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        let binary = sluiceBinary ?? here.appendingPathComponent("sluice").path
+        let kinds = try targetKinds()
         var runner = BenchRunner(scenario: s, targets: kinds, sluiceBinary: binary)
         runner.workers = workers
         runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
@@ -117,5 +133,68 @@ struct SluiceBench: ParsableCommand {
         try Report.write(result, to: results)
         print(Report.markdown(result))
         FileHandle.standardError.write(Data("written: \(results)/report.md, report.json, chart.svg\n".utf8))
+    }
+
+    var binary: String {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        return sluiceBinary ?? here.appendingPathComponent("sluice").path
+    }
+
+    func targetKinds() throws -> [TargetKind] {
+        try (compare ?? target).split(separator: ",").map { name in
+            guard let k = TargetKind(rawValue: String(name)) else {
+                throw ValidationError("unknown target \(name): use sluice, haproxy or nginx")
+            }
+            return k
+        }
+    }
+
+    /// `--case`: each named case against each target, printed as Markdown (and CSV on request).
+    func runCases(_ list: String) throws {
+        let names = list == "all" ? BenchCase.allCases.map(\.rawValue) : list.split(separator: ",").map(String.init)
+        var p = CaseParameters()
+        p.backends = backends ?? 2
+        p.backendConcurrency = backendConcurrency
+        p.serviceTimeMillis = serviceMs ?? 20
+        p.bodySize = bodySize
+        p.connections = connections
+        p.timeoutMillis = timeoutMs
+        p.baselineShare = baselineShare
+        p.warmupSeconds = warmup
+        let kinds = try targetKinds()
+        let command = (["sluice-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        for name in names {
+            guard let c = BenchCase(rawValue: name) else {
+                throw ValidationError("unknown case \(name): use flash-sale, mix, slowdown, abuser or all")
+            }
+            let plan = CasePlan.make(c, p)
+            if printConfigs {
+                let addresses = (0..<p.backends).map { "127.0.0.1:\(9001 + $0)" }
+                for k in kinds {
+                    print("# \(c.rawValue): \(k.rawValue)")
+                    switch k {
+                    case .sluice:
+                        print(CaseConfigs.sluice(CaseConfigs.Input(plan: plan), port: 8080, backends: addresses, workers: workers))
+                    case .haproxy:
+                        print(CaseConfigs.haproxy(CaseConfigs.Input(plan: plan), port: 8080, backends: addresses, workers: workers))
+                    case .nginx:
+                        print(
+                            CaseConfigs.nginx(
+                                CaseConfigs.Input(plan: plan), port: 8080, backends: addresses, workers: workers,
+                                workDir: "/tmp/sluice-bench"))
+                    }
+                }
+                continue
+            }
+            var runner = CaseRunner(plan: plan, targets: kinds, sluiceBinary: binary)
+            runner.workers = workers
+            runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            let result = try runner.run(command: command)
+            print(CaseReport.markdown(result))
+            if let csv {
+                try CaseReport.write(result, csvTo: csv)
+                FileHandle.standardError.write(Data("written: \(csv)/\(c.rawValue)-*.csv, \(c.rawValue).json\n".utf8))
+            }
+        }
     }
 }
