@@ -132,17 +132,24 @@ import Testing
         #expect(decoded == data && decoder.isDone)
     }
 
-    @Test func errorAnswersArePlainTextAndClose() {
+    @Test func errorAnswersArePlainTextAndCloseAfterWhatWasAlreadyQueued() {
         let o = ByteBuffer(capacity: 256)
-        o.append("stale")
+        o.append("earlier answer|")
         let n = ErrorResponse.write(status: 503, reason: "no backend available", retryAfter: 7, into: o)
         #expect(n == 21)
         #expect(
             Self.text(o)
-                == "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 21\r\nConnection: close\r\nRetry-After: 7\r\n\r\nno backend available\n"
+                == "earlier answer|HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 21\r\nConnection: close\r\nRetry-After: 7\r\n\r\nno backend available\n"
         )
+        o.clear()
         ErrorResponse.write(status: 404, reason: "x", retryAfter: nil, into: o)
         #expect(!Self.text(o).contains("Retry-After"))
         #expect(Self.text(o).hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+        o.clear()
+        ErrorResponse.write(status: 429, reason: "rate limit exceeded", retryAfter: 3, close: false, into: o)
+        #expect(
+            Self.text(o)
+                == "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\nRetry-After: 3\r\n\r\nrate limit exceeded\n"
+        )
     }
 }

@@ -188,3 +188,41 @@ import Testing
         #expect(r.text == "busy")
     }
 }
+
+/// A refusal for lack of capacity (503) or past a rate limit (429) keeps a kept-alive
+/// connection when the request was read whole, after the answers queued before it.
+@Suite struct RefusalKeepAliveTests {
+    @Test func aShedGetKeepsItsConnectionAndPipelinedAnswersStayInOrder() throws {
+        let b = try backend("a", BackendBehavior(delay: 300_000_000))
+        let proxy = try ProxyFixture.simple([b], cluster: "    limits: { max_requests_per_backend: 1, max_queue: 0, queue_target: 0ms }")
+        let busy = try TestClient(port: proxy.port)
+        try busy.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        for _ in 0..<300 where b.activeRequests == 0 { usleep(10_000) }
+        let c = try TestClient(port: proxy.port)
+        // Two pipelined requests while the only slot is taken: both refused, in order, and
+        // the connection serves a third request once the slot is free.
+        try c.send("GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n")
+        let r1 = try c.readResponse()
+        let r2 = try c.readResponse()
+        #expect(r1.status == 503 && r2.status == 503)
+        #expect(r1.header("Connection") == nil && r1.header("Retry-After") != nil)
+        #expect(try busy.readResponse().status == 200)
+        let r3 = try c.request("GET /three HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(r3.status == 200, "\(r3.status) \(r3.text)")
+        #expect(!c.closedByPeer)
+    }
+
+    @Test func aRefusedUploadWhoseBodyWasNotReadClosesTheConnection() throws {
+        let b = try backend("a", BackendBehavior(delay: 300_000_000))
+        let proxy = try ProxyFixture.simple([b], cluster: "    limits: { max_requests_per_backend: 1, max_queue: 0, queue_target: 0ms }")
+        let busy = try TestClient(port: proxy.port)
+        try busy.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        for _ in 0..<300 where b.activeRequests == 0 { usleep(10_000) }
+        let c = try TestClient(port: proxy.port)
+        try c.send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
+        let r = try c.readResponse()
+        #expect(r.status == 503)
+        #expect(r.header("Connection") == "close")
+        _ = try busy.readResponse()
+    }
+}

@@ -3,19 +3,19 @@ import SluiceBuffers
 /// Sluice's own answer when it cannot forward a request: a short plain-text response that
 /// closes the connection (RFC 9110 §15). Pure, no allocation.
 package enum ErrorResponse {
-    /// Writes the whole response for `status` with `reason` as its one-line body into `o`,
-    /// replacing what `o` held. `retryAfter`: seconds for a `Retry-After` field (a 503 or
-    /// 429), or nil. Returns the body's length.
+    /// Appends the whole response for `status` with `reason` as its one-line body to `o`
+    /// (after any earlier answers still unsent there, as pipelining needs). `retryAfter`: seconds for a `Retry-After` field (a 503 or
+    /// 429), or nil. `close`: say `Connection: close` (the connection ends after it); false
+    /// for a refusal of a complete request on a connection that goes on. Returns the body's length.
     @discardableResult
-    package static func write(status: Int, reason: StaticString, retryAfter: Int?, into o: ByteBuffer) -> Int {
-        o.clear()
+    package static func write(status: Int, reason: StaticString, retryAfter: Int?, close: Bool = true, into o: ByteBuffer) -> Int {
         o.append("HTTP/1.1 ")
         o.append(decimal: status)
         o.append(" ")
         o.append(reasonPhrase(status))
         o.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
         o.append(decimal: reason.utf8CodeUnitCount + 1)
-        o.append("\r\nConnection: close\r\n")
+        o.append(close ? "\r\nConnection: close\r\n" : "\r\n")
         if let retryAfter {
             o.append("Retry-After: ")
             o.append(decimal: retryAfter)

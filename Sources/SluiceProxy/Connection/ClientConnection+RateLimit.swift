@@ -22,7 +22,7 @@ extension ClientConnection {
         } else {
             worker.metrics.countRetiredRateLimited(listener: listenerName, cluster: wc.runtime.name)
         }
-        run(exchange.fail(ErrorAnswer(429, "rate limit exceeded", retryAfter: RateLimit.retryAfterSeconds(wait: wait))))
+        run(exchange.rateLimited(ErrorAnswer(429, "rate limit exceeded", retryAfter: RateLimit.retryAfterSeconds(wait: wait))))
         return true
     }
 

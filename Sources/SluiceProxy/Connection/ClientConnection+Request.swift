@@ -233,11 +233,11 @@ extension ClientConnection {
         case .replay:
             replay()
         case .answer(let e):
-            sendError(e.status, e.reason, retryAfter: e.retryAfter)
+            sendError(e.status, e.reason, retryAfter: e.retryAfter, keepAlive: exchange.connectionContinues)
         case .shed(let reason):
             if queueTicket != 0 { worker.dequeue(self, shedNow: true) }
             worker.countShed(cluster, reason, lane: lane)
-            sendError(503, reason.answer, retryAfter: worker.retryAfter(cluster, reason))
+            sendError(503, reason.answer, retryAfter: worker.retryAfter(cluster, reason), keepAlive: exchange.connectionContinues)
         case .finish(let reuse):
             finishExchange(reuse: reuse)
         case .cut:

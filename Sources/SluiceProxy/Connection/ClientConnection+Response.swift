@@ -216,11 +216,22 @@ extension ClientConnection {
         if let c = cluster?.runtime, let be = backend, c.outlier != nil { worker.recordOutcome(c, be, success: false) }
     }
 
-    /// Answers with a short plain-text error (`ErrorResponse`) and closes the connection after it.
-    /// Sluice's own answer `code` (closing the connection); `retryAfter` seconds for a 503 or 429.
-    func sendError(_ code: Int, _ reason: StaticString, retryAfter: Int? = nil) {
+    /// Answers with a short plain-text error (`ErrorResponse`), Sluice's own answer `code`;
+    /// `retryAfter` seconds for a 503 or 429. The connection closes after it, unless
+    /// `keepAlive` (a refusal of a request read whole: the next request may follow).
+    func sendError(_ code: Int, _ reason: StaticString, retryAfter: Int? = nil, keepAlive: Bool = false) {
         closeUpstream()
-        bytesSent = ErrorResponse.write(status: code, reason: reason, retryAfter: retryAfter, into: ensureOut())
+        let goesOn = keepAlive && phase == .exchange && !worker.draining && !listener.removed
+        bytesSent = ErrorResponse.write(status: code, reason: reason, retryAfter: retryAfter, close: !goesOn, into: ensureOut())
+        if goesOn {
+            endRetryAccounting()
+            logExchange(aborted: false)
+            requestsServed += 1
+            snapshot = nil
+            phase = .head
+            expect(.clientIdle, listener.snapshot.timeouts.clientIdle)
+            return
+        }
         if phase == .exchange {
             logExchange(aborted: false)
             endRetryAccounting()

@@ -150,9 +150,18 @@ struct Exchange {
         return .pick(failover: false)
     }
 
-    /// The admission queue sheds this waiter (CoDel's standing-queue rule, a reload's flush).
+    /// The admission queue sheds this waiter (the standing-queue rule, a full queue, its
+    /// timeout). A refusal for lack of capacity keeps the connection when the request was read
+    /// whole and the client wants it kept: a storm of refusals must not become a storm of
+    /// reconnections.
     mutating func shed(_ reason: ShedReason) -> ExchangeAction {
-        return answerWith(.shed(reason), status: 503)
+        refuse(.shed(reason), status: 503)
+    }
+
+    /// A rate limit refuses the request (429 with `answer.retryAfter`); like a shed, the
+    /// connection goes on when the request was read whole.
+    mutating func rateLimited(_ answer: ErrorAnswer) -> ExchangeAction {
+        refuse(.answer(answer), status: answer.status)
     }
 
     /// The upstream connection is ready (TCP and TLS): the request may go.
@@ -373,6 +382,14 @@ struct Exchange {
         deadline = .max
         keepAlive = false
         return .cut
+    }
+
+    /// An answer that does not end the connection by itself (`connectionContinues` says).
+    private mutating func refuse(_ action: ExchangeAction, status code: Int) -> ExchangeAction {
+        let continues = requestDone && keepAlive
+        let a = answerWith(action, status: code)
+        keepAlive = continues
+        return a
     }
 
     private mutating func answerWith(_ action: ExchangeAction, status code: Int) -> ExchangeAction {

@@ -104,8 +104,33 @@ import Testing
         var full = Exchange()
         full.begin(now: 0, method: .get, body: .none, http11: true, keepAlive: true, upgrade: false)
         #expect(full.noBackend(canWait: true, admitted: false, now: 0) == .shed(.queueFull))
-        #expect(full.status == 503 && !full.keepAlive)
+        // A refusal of a request read whole keeps the connection (no reconnection storm).
+        #expect(full.status == 503 && full.connectionContinues)
         #expect(e.noBackend(canWait: false, admitted: false, now: 0) == .shed(.noBackend))
+    }
+
+    @Test func aRefusalKeepsTheConnectionOnlyForARequestReadWholeOnAKeptAliveConnection() {
+        var unreadBody = Exchange()
+        unreadBody.begin(now: 0, method: .post, body: .contentLength(100), http11: true, keepAlive: true, upgrade: false)
+        #expect(unreadBody.shed(.queueFull) == .shed(.queueFull))
+        #expect(!unreadBody.connectionContinues, "the body's bytes would be read as the next request")
+        var closing = Exchange()
+        closing.begin(now: 0, method: .get, body: .none, http11: true, keepAlive: false, upgrade: false)
+        #expect(
+            closing.rateLimited(ErrorAnswer(429, "rate limit exceeded", retryAfter: 2))
+                == .answer(ErrorAnswer(429, "rate limit exceeded", retryAfter: 2)))
+        #expect(!closing.connectionContinues)
+        var kept = Exchange()
+        kept.begin(now: 0, method: .get, body: .none, http11: true, keepAlive: true, upgrade: false)
+        #expect(
+            kept.rateLimited(ErrorAnswer(429, "rate limit exceeded", retryAfter: 2))
+                == .answer(ErrorAnswer(429, "rate limit exceeded", retryAfter: 2)))
+        #expect(kept.connectionContinues && kept.status == 429)
+        // Any other error answer still closes.
+        var failed = Exchange()
+        failed.begin(now: 0, method: .get, body: .none, http11: true, keepAlive: true, upgrade: false)
+        _ = failed.fail(ErrorAnswer(502, "bad gateway"))
+        #expect(!failed.connectionContinues)
     }
 
     @Test func interimHeadsAreForwardedToHTTP11ClientsOnlyAndRestartTheResponseTimeout() {
