@@ -45,9 +45,16 @@ package struct DrainEstimate: Sendable, Equatable {
     private mutating func roll(_ now: UInt64) {
         let elapsed = now &- windowStart
         guard elapsed >= Self.window else { return }
-        // A window with nothing in it says "nothing drained": that is a measurement too.
-        lastServedPerSecond = Double(served) * 1e9 / Double(elapsed)
-        lastShedPerSecond = Double(shed) * 1e9 / Double(elapsed)
+        if elapsed > 2 * Self.window {
+            // Nothing happened for a while (no queue, no refusal): the rates of a window that
+            // long are diluted by the calm, not a measurement of the storm that begins now.
+            lastServedPerSecond = -1
+            lastShedPerSecond = 0
+        } else {
+            // A window with nothing served says "nothing drained": that is a measurement too.
+            lastServedPerSecond = Double(served) * 1e9 / Double(elapsed)
+            lastShedPerSecond = Double(shed) * 1e9 / Double(elapsed)
+        }
         served = 0
         shed = 0
         windowStart = now

@@ -243,6 +243,24 @@ import Testing
         #expect([1, 2].contains(RetryAfter.seconds(queued: 500, fresh, now: 100 * ms, u1: 0.9, u2: 0.9)))
     }
 
+    @Test func aStormAfterACalmIsNotMeasuredByTheCalm() {
+        // A few waiters served long ago, then nothing for a minute; a storm's first refusal
+        // rolls the window: the minute-long window is no measurement (it would say "nothing
+        // drains" and send everyone away for 60 s).
+        var d = DrainEstimate(now: 0)
+        for k in 0..<5 { d.servedOne(now: UInt64(k) * ms) }
+        let storm: UInt64 = 60_000 * ms
+        d.shedOne(now: storm)
+        #expect(d.servedPerSecond(now: storm + 10 * ms) == nil)
+        #expect([1, 2].contains(RetryAfter.seconds(queued: 300, d, now: storm + 10 * ms, u1: 0.99, u2: 0.99)))
+        // 200 ms into the storm its own window counts.
+        for k in 0..<150 { d.servedOne(now: storm + UInt64(k) * ms) }
+        for k in 0..<600 { d.shedOne(now: storm + UInt64(k) * ms / 3) }
+        let now = storm + 200 * ms
+        #expect(abs(d.servedPerSecond(now: now)! - 750) < 1)
+        #expect(RetryAfter.seconds(queued: 0, d, now: now, u1: 0.5, u2: 0.5) == 4)  // 3,005 shed/s ÷ 750/s
+    }
+
     @Test func ratesComeFromTheLastWholeWindowUntilTheNewOneHasRunAFifth() {
         var d = second(served: 1_000, shed: 3_000, from: 0)
         d.servedOne(now: 1_000 * ms)  // rolls: the first window is now the last one
