@@ -9,7 +9,7 @@
 ///   (a) slowly, by `elapsed / driftTime` of the gap (time constant 120 s; the gap counted at
 ///   most as large as the minimum, so never faster than 0.83% a second), or (b) at once to
 ///   `recent` when the latency did not follow a cut: the limit is a quarter or more below the
-///   highest of the last 10 intervals while the latency stayed within ±10% of what it was
+///   highest of the last 20 intervals while the latency stayed within ±10% of what it was
 ///   then, the limit being in use (in-flight ≥ 80% of it) in both intervals. A queue shrinks
 ///   when fewer requests are let in; a slower backend does not, so (b) tells "the backend
 ///   became slower" (a new normal, accepted within a second or two) from "the backend
@@ -34,7 +34,7 @@
 /// backend serving 16 at once, the limit creeps from 21 to 29 over 3 minutes of it.
 ///
 /// A value type with no clock of its own: time comes in as `elapsed`. Owned by one thread
-/// (the backend's tuner); an update costs a few floating-point operations and a scan of 10.
+/// (the backend's tuner); an update costs a few floating-point operations and a scan of 20.
 package struct AdaptiveConcurrency: Sendable {
     /// The lowest limit (or `maximum`, when that is lower).
     package static let floor = 4
@@ -50,8 +50,10 @@ package struct AdaptiveConcurrency: Sendable {
     /// drift also accepts a standing queue as normal (30 s let a 16-worker backend's limit
     /// reach 62 in 3 minutes of constant overload; 120 s: 29).
     package static let driftTime = 120_000_000_000.0
-    /// Intervals remembered for the "latency did not follow a cut" test (about 1 s).
-    static let historyLength = 10
+    /// Intervals remembered for the "latency did not follow a cut" test (about 2 s: a backend
+    /// that only became slower is cut ever more slowly towards the gradient's fixed point, and
+    /// from 8 a cut takes about 12 intervals to reach a quarter, more than a 1 s memory holds).
+    static let historyLength = 20
 
     /// `limits.max_requests_per_backend`.
     package private(set) var maximum: Int

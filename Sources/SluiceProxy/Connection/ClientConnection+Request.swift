@@ -195,27 +195,6 @@ extension ClientConnection {
         attach(up)
     }
 
-    /// Takes a slot of `b`'s process-wide limit for this request's lane; false when another
-    /// worker took the last one between the pick's look and this add.
-    @inline(__always)
-    func takeSlot(_ c: ClusterRuntime, _ b: BackendRuntime) -> Bool {
-        let n = b.health.inFlight.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
-        if n > c.capacity(of: b, lane: lane) {
-            giveBackSlot(c, b)
-            return false
-        }
-        holdsSlot = true
-        return true
-    }
-
-    /// Gives a slot of `b` back; when the cluster has waiters, the best of them (on any worker)
-    /// is woken to take it.
-    @inline(__always)
-    func giveBackSlot(_ c: ClusterRuntime, _ b: BackendRuntime) {
-        b.health.inFlight.wrappingSubtract(1, ordering: .sequentiallyConsistent)
-        if let adm = c.admission, adm.waiting.load(ordering: .sequentiallyConsistent) > 0 { worker.slotFreed(adm, c, b) }
-    }
-
     /// Runs what the exchange asked for (loop thread). Answers, cuts and closes leave the
     /// exchange phase; picks and retries may call back here (bounded by `retries.attempts`).
     func run(_ action: ExchangeAction) {
@@ -247,27 +226,6 @@ extension ClientConnection {
         case .close:
             close()
         }
-    }
-
-    /// The backend this exchange was counted against (least_request, limits) is done with it;
-    /// a waiter of the cluster may take the slot. A queued exchange leaves the queue.
-    @inline(__always)
-    func releaseBackendSlot() {
-        if countedBackend >= 0 {
-            worker.active[countedBackend] -= 1
-            countedBackend = -1
-            if holdsSlot, let c = cluster?.runtime, let b = backend {
-                holdsSlot = false
-                giveBackSlot(c, b)
-            }
-        }
-        if queueTicket != 0 { worker.dequeue(self, shedNow: false) }
-    }
-
-    /// Refuses the request for lack of capacity (the admission queue sheds it): 503 with
-    /// Retry-After, counted by reason.
-    func shed(_ reason: ShedReason) {
-        run(exchange.shed(reason))
     }
 
     /// The key `balance: hash` places this request by: a header's value, a cookie's value,

@@ -132,38 +132,6 @@ struct Exchange {
         }
     }
 
-    /// No backend was picked. `canWait`: one would be, but every one is at
-    /// `max_requests_per_backend`; `admitted`: the queue took the request.
-    mutating func noBackend(canWait: Bool, admitted: Bool, now: UInt64) -> ExchangeAction {
-        if canWait && admitted {
-            enter(.queued, now &+ policy.queue)
-            return .wait
-        }
-        return shed(canWait ? .queueFull : .noBackend)
-    }
-
-    /// A backend slot freed up for this queued request.
-    mutating func slotGranted() -> ExchangeAction {
-        guard state == .queued else { return .wait }
-        state = .routing
-        deadline = .max
-        return .pick(failover: false)
-    }
-
-    /// The admission queue sheds this waiter (the standing-queue rule, a full queue, its
-    /// timeout). A refusal for lack of capacity keeps the connection when the request was read
-    /// whole and the client wants it kept: a storm of refusals must not become a storm of
-    /// reconnections.
-    mutating func shed(_ reason: ShedReason) -> ExchangeAction {
-        refuse(.shed(reason), status: 503)
-    }
-
-    /// A rate limit refuses the request (429 with `answer.retryAfter`); like a shed, the
-    /// connection goes on when the request was read whole.
-    mutating func rateLimited(_ answer: ErrorAnswer) -> ExchangeAction {
-        refuse(.answer(answer), status: answer.status)
-    }
-
     /// The upstream connection is ready (TCP and TLS): the request may go.
     mutating func connected(now: UInt64) {
         guard state == .connecting else { return }
@@ -363,7 +331,7 @@ struct Exchange {
 
     // MARK: private
 
-    private mutating func enter(_ s: State, _ at: UInt64) {
+    mutating func enter(_ s: State, _ at: UInt64) {
         state = s
         deadline = at
     }
@@ -385,7 +353,7 @@ struct Exchange {
     }
 
     /// An answer that does not end the connection by itself (`connectionContinues` says).
-    private mutating func refuse(_ action: ExchangeAction, status code: Int) -> ExchangeAction {
+    mutating func refuse(_ action: ExchangeAction, status code: Int) -> ExchangeAction {
         let continues = requestDone && keepAlive
         let a = answerWith(action, status: code)
         keepAlive = continues
