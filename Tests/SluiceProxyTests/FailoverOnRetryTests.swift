@@ -37,7 +37,10 @@ import Testing
                 """)
         let port = try sluice.port(of: "web")
         // About 300 GETs/s: 6 keep-alive connections, one GET every 20 ms each.
-        let answers = Mutex<[Answer]>([])
+        // In a class: a noncopyable `Mutex` captured directly by the escaping thread closures
+        // is boxed, and ThreadSanitizer reports the box's accesses from two threads as a race.
+        final class Answers: Sendable { let list = Mutex<[Answer]>([]) }
+        let answers = Answers()
         let stop = Atomic<Bool>(false)
         let start = Date()
         let threads = (0..<6).map { k in
@@ -57,7 +60,7 @@ import Testing
                         a = Answer(at: Date().timeIntervalSince(start), status: 0, backend: "\(error)")
                         client = try? TestClient(port: port, timeoutSeconds: 3)
                     }
-                    answers.withLock { $0.append(a) }
+                    answers.list.withLock { $0.append(a) }
                     let wait = 0.02 - Date().timeIntervalSince(sent)
                     if wait > 0 { usleep(UInt32(wait * 1e6)) }
                 }
@@ -70,7 +73,7 @@ import Testing
         usleep(1_500_000)  // shorter than the 3 failed checks health needs: only retries can save requests
         stop.store(true, ordering: .relaxed)
         usleep(200_000)
-        let all = answers.withLock { $0 }
+        let all = answers.list.withLock { $0 }
         let before = all.filter { $0.at < killedAt }
         let after = all.filter { $0.at >= killedAt }
         #expect(before.count > 150 && after.count > 300, "load too low: \(before.count) before, \(after.count) after")

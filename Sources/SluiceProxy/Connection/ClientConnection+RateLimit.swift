@@ -1,5 +1,6 @@
 import SluiceBalancing
 import SluiceHTTP
+import SluiceSystem
 
 /// Per-client rate limits at routing (DESIGN §3 "Rate limits"): the route's process-wide GCRA
 /// table decides before any cluster or backend is picked; a refusal is a 429 with the exact
@@ -12,7 +13,10 @@ extension ClientConnection {
         let snap = listener.snapshot
         guard let rl = snap.rateLimits.byListener[listenerIndex][route] else { return false }
         let key = rateLimitKey(p, header: rl.header)
-        guard case .refused(let wait) = rl.table.check(key: key, now: worker.loop.now) else { return false }
+        // A fresh clock, not the loop's (read at the start of its batch): the table is shared,
+        // and a worker whose batch began before another worker's TAT update would see that
+        // client a moment in the past and refuse its last allowed request with a 1 s wait.
+        guard case .refused(let wait) = rl.table.check(key: key, now: Clock.monotonicNanos()) else { return false }
         channel.inBuf!.consume(headLength)
         headStarted = false
         let wc = listener.clusters[rl.cluster]
