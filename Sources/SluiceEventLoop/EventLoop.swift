@@ -60,7 +60,7 @@ package final class EventLoop: @unchecked Sendable {
     private var generations: [UInt32] = []
     private var timers = TimerHeap()
     private var batchEndHooks: [() -> Void] = []
-    private let tasks = Mutex<[() -> Void]>([])
+    private let tasks = TaskList()
     private let wakePending = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     /// Monotonic nanoseconds, refreshed once per loop iteration.

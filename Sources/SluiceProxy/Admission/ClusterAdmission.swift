@@ -13,7 +13,7 @@ import Synchronization
 /// reload changes its capacity and target in place).
 final class ClusterAdmission: Sendable {
     let name: String
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// Waiters per lane (critical, normal, sheddable), mirrored from the queue under the lock.
     private let lane0 = Atomic<Int>(0)
     private let lane1 = Atomic<Int>(0)
@@ -31,7 +31,7 @@ final class ClusterAdmission: Sendable {
 
     init(name: String, capacity: Int, target: UInt64, now: UInt64) {
         self.name = name
-        state = Mutex(State(queue: WaitQueue(capacity: capacity, target: target, now: now), drain: DrainEstimate(now: now)))
+        state = Locked(State(queue: WaitQueue(capacity: capacity, target: target, now: now), drain: DrainEstimate(now: now)))
     }
 
     /// A reload changed `max_queue` or `queue_target`: waiters stay.
@@ -129,7 +129,7 @@ final class ClusterAdmission: Sendable {
 /// The `ClusterAdmission` of every cluster name that has `limits`, kept across reloads.
 /// Control thread builds snapshots with it; the lock is taken only while building.
 final class AdmissionRegistry: Sendable {
-    private let byName = Mutex<[String: ClusterAdmission]>([:])
+    private let byName = Locked<[String: ClusterAdmission]>([:])
 
     /// The waiting room of cluster `name`, made or reconfigured for this snapshot.
     func admission(for name: String, capacity: Int, target: UInt64, now: UInt64) -> ClusterAdmission {

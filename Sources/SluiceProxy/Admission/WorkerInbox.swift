@@ -14,7 +14,7 @@ enum AdmissionMessage: Sendable {
 /// and one wake-up of the owner's loop per batch (the first message after the owner emptied
 /// it). Any thread posts; the owner's loop thread drains. Used only while a cluster is full.
 final class WorkerInbox: Sendable {
-    private let messages = Mutex<[AdmissionMessage]>([])
+    private let messages = Locked<[AdmissionMessage]>([])
     private let loop: EventLoop
     /// Runs on the owner's loop when messages arrived (set once, before the loops start).
     private let deliver: @Sendable () -> Void
