@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "SluiceHTTP", dependencies: ["SluiceBuffers"], swiftSettings: hot),
         .target(
             name: "SluiceBalancing", dependencies: [.product(name: "DequeModule", package: "swift-collections")], swiftSettings: hot),
+        .target(name: "SluiceCache", dependencies: ["SluiceHTTP"], path: "Sources/SluiceCache", swiftSettings: hot),
         .target(name: "SluiceConfig", dependencies: ["Yams", "SluiceSystem"]),
         .target(
             name: "SluiceProxy",
@@ -69,6 +70,7 @@ let package = Package(
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),
+        .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceHTTP"]),
         .testTarget(
             name: "SluiceProxyTests",
             dependencies: ["SluiceProxy", "SluiceBackend", "SluiceConfig", "SluiceSystem", "SluiceHTTP"]),
