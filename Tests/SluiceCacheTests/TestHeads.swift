@@ -13,7 +13,7 @@ final class TestHead {
     private init(_ text: String) {
         let bytes = Array(text.utf8)
         storage = .allocate(byteCount: bytes.count, alignment: 8)
-        storage.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count))
+        bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
     }
 
     deinit { storage.deallocate() }

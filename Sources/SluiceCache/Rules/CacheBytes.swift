@@ -61,11 +61,8 @@ enum CacheBytes {
     }
 }
 
-/// Walks the elements of a comma-separated list value (RFC 9110 §5.6.1) without allocating.
-///
-/// Elements come out OWS-trimmed; empty ones are skipped. A comma inside a quoted-string
-/// (with its backslash escapes) does not split, so `no-cache="a, b"` stays one element.
-struct ListCursor {
+/// A position in a field value, read forward without allocating (lists, entity-tags).
+struct ByteCursor {
     let p: UnsafeRawPointer
     var i: Int
     let end: Int
@@ -76,8 +73,11 @@ struct ListCursor {
         self.end = end
     }
 
-    /// The next non-empty element's bounds, or nil at the end of the value.
-    mutating func next() -> (start: Int, end: Int)? {
+    /// The next element of a comma-separated list value (RFC 9110 §5.6.1), or nil at the end.
+    ///
+    /// Elements come out OWS-trimmed; empty ones are skipped. A comma inside a quoted-string
+    /// (with its backslash escapes) does not split, so `no-cache="a, b"` stays one element.
+    mutating func nextElement() -> (start: Int, end: Int)? {
         while i < end {
             let s = i
             var quoted = false

@@ -45,8 +45,8 @@ public struct CacheControl: Equatable, Sendable {
     public static func parse(_ p: UnsafeRawPointer, _ fields: [HeaderField]) -> CacheControl {
         var cc = CacheControl()
         for f in fields where HeadFields.isNamed(p, f, "cache-control") {
-            var list = ListCursor(p, Int(f.valueStart), Int(f.valueEnd))
-            while let element = list.next() { cc.apply(p, element.start, element.end) }
+            var list = ByteCursor(p, Int(f.valueStart), Int(f.valueEnd))
+            while let element = list.nextElement() { cc.apply(p, element.start, element.end) }
         }
         return cc
     }

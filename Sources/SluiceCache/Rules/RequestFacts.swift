@@ -48,8 +48,8 @@ public struct RequestFacts: Sendable {
     }
 
     private static func hasNoCache(_ p: UnsafeRawPointer, _ f: HeaderField) -> Bool {
-        var list = ListCursor(p, Int(f.valueStart), Int(f.valueEnd))
-        while let e = list.next() {
+        var list = ByteCursor(p, Int(f.valueStart), Int(f.valueEnd))
+        while let e = list.nextElement() {
             if CacheBytes.equalsLowercase(p, e.start, e.end, "no-cache") { return true }
         }
         return false

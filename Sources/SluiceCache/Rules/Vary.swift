@@ -15,8 +15,8 @@ public struct VaryNames: Equatable, Sendable {
     public static func parse(_ p: UnsafeRawPointer, _ fields: [HeaderField]) -> VaryNames {
         var v = VaryNames()
         for f in fields where HeadFields.isNamed(p, f, "vary") {
-            var list = ListCursor(p, Int(f.valueStart), Int(f.valueEnd))
-            while let e = list.next() {
+            var list = ByteCursor(p, Int(f.valueStart), Int(f.valueEnd))
+            while let e = list.nextElement() {
                 if e.end - e.start == 1 && CacheBytes.byte(p, e.start) == UInt8(ascii: "*") {
                     v.isStar = true
                     continue
