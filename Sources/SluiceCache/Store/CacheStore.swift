@@ -135,12 +135,23 @@ public final class CacheStore: @unchecked Sendable {
     // MARK: fills
 
     /// Starts a fill for `key` (a miss, or the refresh of a stale entry) and makes it visible
-    /// to lookups, so the next misses share it. `length`: the body length when known.
-    public func beginFill(_ key: UnsafeRawBufferPointer, hash: UInt64) -> CacheEntry {
-        let e = CacheEntry(key: Array(key), hash: hash, body: CacheBody(length: nil, maxBytes: 0))
+    /// to lookups, so the next misses share it; or, when another worker started one for the
+    /// key since this request's lookup (`variantOf` as in `lookup`), returns that one with
+    /// `started` false: the request shares it instead. Write lock.
+    public func beginFill(
+        _ key: UnsafeRawBufferPointer, hash: UInt64, variantOf: (CacheEntry) -> Bool
+    ) -> (entry: CacheEntry, started: Bool) {
         let s = shard(hash)
-        s.lock.writing { s.insert(e, Int(hash & UInt64(Self.shardCount - 1))) }
-        return e
+        return s.lock.writing {
+            if let list = s.table[hash] {
+                for e in list where e.state == .filling && e.key.withUnsafeBytes({ $0.elementsEqual(key) }) {
+                    if !e.headReady || variantOf(e) { return (e, false) }
+                }
+            }
+            let e = CacheEntry(key: Array(key), hash: hash, body: CacheBody(length: nil, maxBytes: 0))
+            s.insert(e, Int(hash & UInt64(Self.shardCount - 1)))
+            return (e, true)
+        }
     }
 
     /// The fill's head says how long the body is: give it a body of that size (or one that

@@ -84,7 +84,7 @@ extension ClientConnection {
                 if let fill, rc.coalesce {
                     cachePlan = .coalesce(fill)
                 } else if get, cacheRequest.cc.noStore == false {
-                    cachePlan = .fill(beginFill(store), stale: true)
+                    cachePlan = fillPlan(p, store, rc, stale: true)
                 } else {
                     cachePlan = .bypass(status: "sluice; fwd=stale")
                 }
@@ -99,13 +99,22 @@ extension ClientConnection {
             } else if cacheRequest.cc.noStore {
                 cachePlan = .bypass(status: "sluice; fwd=request")
             } else {
-                cachePlan = .fill(beginFill(store), stale: false)
+                cachePlan = fillPlan(p, store, rc, stale: false)
             }
         }
     }
 
-    private func beginFill(_ store: CacheStore) -> CacheEntry {
-        cacheKey.withUnsafeBytes { store.beginFill($0, hash: cacheHash) }
+    /// A fill for this request's key, or the one another worker just started (then shared
+    /// when the route coalesces, else bypassed).
+    private func fillPlan(_ p: UnsafeRawPointer, _ store: CacheStore, _ rc: RouteCache, stale: Bool) -> CachePlan {
+        let (e, started) = cacheKey.withUnsafeBytes { key in
+            store.beginFill(key, hash: cacheHash) { e in
+                VaryKey.values(of: e.varyNames, p, head.fields, into: &varyScratch)
+                return varyScratch.withUnsafeBytes { e.matches(variant: $0) }
+            }
+        }
+        if started { return .fill(e, stale: stale) }
+        return rc.coalesce ? .coalesce(e) : .bypass(status: "sluice; fwd=miss")
     }
 
     private func notModified(_ p: UnsafeRawPointer, _ e: CacheEntry) -> Bool {
@@ -223,11 +232,9 @@ extension ClientConnection {
                 worker.removeCacheWaiter(self, e)
                 cacheReader = nil
                 if serveStale(onError: true) { return true }
-                if e.state == .cut {
-                    run(exchange.fail(ErrorAnswer(502, "the shared response failed")))
-                } else {
-                    run(exchange.coalescingEnded())  // the fill kept nothing: ask a backend ourselves
-                }
+                // Nothing of the fill reached this client yet: it asks a backend itself.
+                cacheBypassStatus = "sluice; fwd=miss"
+                run(exchange.coalescingEnded())
                 return true
             case .filling, .complete:
                 guard e.headReady else { return false }
@@ -235,6 +242,7 @@ extension ClientConnection {
                     // The fill turned out to be another variant: this request fetches its own.
                     worker.removeCacheWaiter(self, e)
                     cacheReader = nil
+                    cacheBypassStatus = "sluice; fwd=miss"
                     run(exchange.coalescingEnded())
                     return true
                 }

@@ -4,7 +4,7 @@ import Synchronization
 
 /// The real `sluice` binary with one cached route in front of a programmable origin, for
 /// the cache's end-to-end tests. `cache`: the route's `cache` block (YAML flow mapping).
-final class CacheRig {
+final class CacheRig: @unchecked Sendable {
     let origin: OriginServer
     let sluice: SluiceProcess
     let port: Int
