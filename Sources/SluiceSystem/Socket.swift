@@ -108,6 +108,16 @@ package enum Socket {
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// A connected pair of non-blocking Unix stream sockets (the cache's background
+    /// refreshes run as requests over one).
+    package static func pair() throws(SystemError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        _ = try syscallValue("socketpair") {
+            Int(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds))
+        }
+        return (fds[0], fds[1])
+    }
+
     /// The local address a socket is bound to (for port 0 listeners).
     package static func localAddress(_ fd: Int32) throws(SystemError) -> SocketAddress {
         var addr = SocketAddress(storage: sockaddr_storage(), length: socklen_t(MemoryLayout<sockaddr_storage>.size))

@@ -70,7 +70,7 @@ public final class CacheEntry: @unchecked Sendable {
     @inline(__always) public var headReady: Bool { headPublished.load(ordering: .acquiring) }
 
     /// The fill's body storage, sized once its head tells the length (fill worker, before `setHead`).
-    func replaceBody(_ b: CacheBody) { body = b }
+    public func replaceBody(_ b: CacheBody) { body = b }
 
     /// The fill's head arrived and may be shared (fill worker, once).
     public func setHead(

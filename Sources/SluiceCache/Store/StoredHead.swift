@@ -61,6 +61,45 @@ public enum StoredHead {
         o.append("\r\n")
     }
 
+    /// The stored head updated by a 304 (RFC 9111 §4.3.4): the stored status line, the stored
+    /// fields the 304 does not name, then the 304's end-to-end fields. Once per revalidation.
+    public static func merge(_ stored: [UInt8], with r: ResponseHead, _ p: UnsafeRawPointer) -> [UInt8] {
+        let fresh = make(r, p)
+        var names = Set<[UInt8]>()
+        let freshLines = lines(fresh).dropFirst()
+        for l in freshLines { names.insert(name(of: l)) }
+        let old = lines(stored)
+        var out: [UInt8] = []
+        out.reserveCapacity(stored.count + fresh.count)
+        if let status = old.first { out.append(contentsOf: status + [13, 10]) }
+        for l in old.dropFirst() where !names.contains(name(of: l)) { out.append(contentsOf: l + [13, 10]) }
+        for l in freshLines { out.append(contentsOf: l + [13, 10]) }
+        return out
+    }
+
+    /// The CRLF-terminated lines of a stored head, without their CRLF.
+    static func lines(_ h: [UInt8]) -> [ArraySlice<UInt8>] {
+        var out: [ArraySlice<UInt8>] = []
+        var start = 0
+        var i = 0
+        while i + 1 < h.count {
+            if h[i] == 13 && h[i + 1] == 10 {
+                out.append(h[start..<i])
+                i += 2
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// A field line's name, lowercased.
+    static func name(of line: ArraySlice<UInt8>) -> [UInt8] {
+        let end = line.firstIndex(of: UInt8(ascii: ":")) ?? line.endIndex
+        return line[line.startIndex..<end].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+    }
+
     @inline(__always)
     static func isAge(_ p: UnsafeRawPointer, _ f: HeaderField) -> Bool {
         guard f.nameEnd - f.nameStart == 3 else { return false }

@@ -72,25 +72,40 @@ extension ClientConnection {
             }
         }
         let get = head.method == .get
+        if refreshing != nil {
+            // A background refresh: revalidate, whatever the entry's freshness.
+            switch found {
+            case .stored(let e, let fill):
+                cacheStale = e
+                cachePlan = fill.map { .coalesce($0) } ?? fillPlan(p, store, rc, stale: true)
+            case .filling(let fill): cachePlan = .coalesce(fill)
+            case .hitForMiss, .miss: cachePlan = fillPlan(p, store, rc, stale: false)
+            }
+            return
+        }
         switch found {
         case .stored(let e, let fill):
             switch CacheRules.serve(e.freshness, request: cacheRequest, now: now) {
             case .fresh:
                 cachePlan = notModified(p, e) ? .notModified(e) : .serve(e, status: "sluice; hit", result: .hit)
-            case .staleWhileRevalidate where fill != nil || !get:
+            case .staleWhileRevalidate:
+                // Answer from the stale entry now; one background refresh per entry.
+                if get && fill == nil && !e.refreshing.exchange(true, ordering: .acquiringAndReleasing) {
+                    cacheRefreshOf = e
+                }
                 cachePlan = .serve(e, status: "sluice; hit; detail=stale-while-revalidate", result: .stale)
-            case .staleWhileRevalidate, .revalidate:
+            case .revalidate:
                 cacheStale = e
                 if let fill, rc.coalesce {
                     cachePlan = .coalesce(fill)
-                } else if get, cacheRequest.cc.noStore == false {
+                } else if get, cacheRequest.cc.noStore == false, !cacheRequest.hasRange {
                     cachePlan = fillPlan(p, store, rc, stale: true)
                 } else {
                     cachePlan = .bypass(status: "sluice; fwd=stale")
                 }
             }
         case .filling(let fill):
-            cachePlan = rc.coalesce ? .coalesce(fill) : .bypass(status: "sluice; fwd=miss")
+            cachePlan = rc.coalesce && !cacheRequest.hasRange ? .coalesce(fill) : .bypass(status: "sluice; fwd=miss")
         case .hitForMiss:
             cachePlan = .bypass(status: "sluice; fwd=uri-miss; detail=hit-for-miss")
         case .miss:
@@ -98,6 +113,8 @@ extension ClientConnection {
                 cachePlan = .bypass(status: "sluice; fwd=method")
             } else if cacheRequest.cc.noStore {
                 cachePlan = .bypass(status: "sluice; fwd=request")
+            } else if cacheRequest.hasRange {
+                cachePlan = .bypass(status: "sluice; fwd=miss; detail=range")
             } else {
                 cachePlan = fillPlan(p, store, rc, stale: false)
             }
@@ -139,6 +156,15 @@ extension ClientConnection {
             return false
         case .serve(let e, let status, let result):
             count(result)
+            if let stale = cacheRefreshOf {
+                cacheRefreshOf = nil
+                let head = Array(forwardedHead.readable)  // the buffer serves the next request meanwhile
+                nonisolated(unsafe) let l = listener
+                nonisolated(unsafe) let w = worker
+                w.loop.execute {
+                    if !w.startRefresh(of: stale, head: head, listener: l) { stale.refreshing.store(false, ordering: .releasing) }
+                }
+            }
             startCachedAnswer(e, status: status)
             return true
         case .notModified(let e):
@@ -154,6 +180,7 @@ extension ClientConnection {
         case .fill(let e, let stale):
             cacheFill = e
             cacheFillStale = stale
+            if stale, let old = cacheStale { addValidators(of: old) }
             return false
         case .bypass(let status):
             count(.bypass)
@@ -336,6 +363,74 @@ extension ClientConnection {
 
     // MARK: fills
 
+    /// Makes the forwarded request conditional on the stale entry's validators (RFC 9111
+    /// §4.3.1): its ETag in If-None-Match, its Last-Modified in If-Modified-Since.
+    func addValidators(of e: CacheEntry) {
+        guard e.etag != nil || e.lastModified != nil else { return }
+        let h = forwardedHead
+        h.writeIndex -= 2  // before the final CRLF
+        if let tag = e.etag {
+            h.append("If-None-Match: ")
+            tag.withUnsafeBytes { h.append($0) }
+            h.append("\r\n")
+        }
+        if let lm = e.lastModified {
+            varyScratch.removeAll(keepingCapacity: true)
+            HTTPDate.format(lm, into: &varyScratch)
+            h.append("If-Modified-Since: ")
+            varyScratch.withUnsafeBytes { h.append($0) }
+            h.append("\r\n")
+        }
+        h.append("\r\n")
+    }
+
+    /// The backend answered the revalidation of the stale entry with 304 (its head is at the
+    /// front of `up`'s input, `length` bytes): the stored response, with the 304's fields
+    /// (§4.3.4), becomes the fill's result and answers the client; the backend connection
+    /// goes back to its pool. False when this is not such a 304.
+    func answerRevalidated(_ up: UpstreamConnection, _ p: UnsafeRawPointer, _ length: Int) -> Bool {
+        guard cacheFillStale, let old = cacheStale, let fill = cacheFill, let rc = cacheRoute, let store = cacheStore,
+            old.state == .complete
+        else { return false }
+        let merged = StoredHead.merge(old.head, with: response, p)
+        var mergedHead = merged
+        mergedHead.append(contentsOf: [13, 10])
+        var parsed = ResponseHead()
+        let facts: ResponseFacts = mergedHead.withUnsafeBytes { raw in
+            guard case .complete = parsed.parse(raw, maxHead: raw.count + 1) else { return ResponseFacts(status: old.status) }
+            return ResponseFacts.read(raw.baseAddress!, parsed.fields, status: old.status)
+        }
+        let now = worker.loop.now
+        let wall = Int64(Clock.wallNanos() / 1_000_000_000)
+        var etag = old.etag
+        if let t = facts.etag { etag = mergedHead.withUnsafeBytes { Array($0[t.start..<t.end]) } }
+        fill.replaceBody(old.body)
+        fill.setHead(
+            status: old.status, head: merged, varyNames: old.varyNames, variant: old.variant, etag: etag,
+            lastModified: facts.lastModified ?? old.lastModified,
+            freshness: CacheRules.storedFreshness(
+                facts, policy: rc.policy, requestTimeWall: cacheRequestWall, responseTimeWall: wall, storedAt: now),
+            contentLength: old.length)
+        cacheFill = nil
+        cacheStoring = false
+        store.complete(fill, now: now)
+        worker.announce(fill)
+        count(.revalidated)
+        // The 304 has no body: the backend connection is clean.
+        up.channel.inBuf?.consume(length)
+        upstream = nil
+        up.session = nil
+        if !response.close && !up.hasInput && !up.eof && !up.failed && up.pendingOut == 0 {
+            worker.releaseUpstream(up)
+        } else {
+            up.close()
+        }
+        releaseBackendSlot()
+        cacheStale = nil
+        startCachedAnswer(fill, status: "sluice; fwd=stale; fwd-status=304")
+        return true
+    }
+
     /// The fill's final response head arrived (`p`, `response`): store it or give up; returns
     /// the `Cache-Status` to add to the client's head.
     func fillHead(_ p: UnsafeRawPointer) -> StaticString {
@@ -425,6 +520,7 @@ extension ClientConnection {
             worker.removeCacheWaiter(self, e)
             cacheReader = nil
         }
+        if let e = refreshing, !completed { e.refreshing.store(false, ordering: .releasing) }
         cacheRoute = nil
         cacheStore = nil
         cacheStale = nil

@@ -103,6 +103,7 @@ extension ClientConnection {
         let p = UnsafeRawPointer(b.readPointer)
         let s = response.status
         if s >= 500 && cacheStale != nil && serveStale(onError: true) { return }  // stale-if-error
+        if s == 304 && cacheFillStale && answerRevalidated(up, p, length) { return }
         if s >= 200 && s != 101, let c = cluster?.runtime, let be = backend {
             if c.outlier != nil { worker.recordOutcome(c, be, success: s < 500) }
             // One branch when not adaptive; else two relaxed adds (`AdaptiveLimit.record`).

@@ -133,6 +133,10 @@ final class ClientConnection: EventHandler, TimerTarget {
     var cacheStale: CacheEntry?
     var cacheBypassStatus: StaticString = "sluice; fwd=bypass"
     var cacheResult: CacheResult?
+    /// A stale entry this request found within stale-while-revalidate: refreshed in the background.
+    var cacheRefreshOf: CacheEntry?
+    /// This connection is a background refresh of this stale entry (`Worker+CacheRefresh`).
+    var refreshing: CacheEntry?
 
     /// Backend indices tried by the current exchange (the admission queue reads and resets it).
     var tried: [Int] {

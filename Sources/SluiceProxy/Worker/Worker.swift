@@ -2,6 +2,7 @@ import DequeModule
 import Logging
 import SluiceBalancing
 import SluiceBuffers
+import SluiceCache
 import SluiceConfig
 import SluiceEventLoop
 import SluiceSystem
@@ -77,11 +78,14 @@ final class Worker: @unchecked Sendable {
 
     // MARK: sessions
 
-    func adopt(fd: Int32, peer: SocketAddress, listener: ListenerHandler) {
+    /// `refreshing`: a background refresh of this stale cache entry (`Worker+CacheRefresh`),
+    /// over a Unix socket: no TLS.
+    func adopt(fd: Int32, peer: SocketAddress, listener: ListenerHandler, refreshing: CacheEntry? = nil) {
         let s = ClientConnection(
             worker: self, fd: fd, peer: peer, listener: listener)
+        s.refreshing = refreshing
         let lsnap = listener.snapshot
-        if listener.listenerIndex < lsnap.tlsContexts.count, let ctx = lsnap.tlsContexts[listener.listenerIndex] {
+        if refreshing == nil, listener.listenerIndex < lsnap.tlsContexts.count, let ctx = lsnap.tlsContexts[listener.listenerIndex] {
             guard let t = try? TLSConnection(context: ctx, fd: fd) else {
                 Socket.close(fd)
                 shared.connectionClosed()

@@ -11,7 +11,7 @@ final class CacheRig: @unchecked Sendable {
     let admin: Int
 
     init(
-        cache: String = "{ stale_if_error: 60s }", workers: Int = 2, extraCluster: String = "",
+        cache: String = "{ stale_if_error: 60s }", workers: Int = 2, limits: String = "",
         _ handler: @escaping @Sendable (OriginRequest) -> OriginReply
     ) throws {
         origin = OriginServer(handler)
@@ -31,7 +31,7 @@ final class CacheRig: @unchecked Sendable {
                 clusters:
                   - name: app
                     backends: [ { address: "127.0.0.1:\(origin.port)" } ]
-                \(extraCluster)
+                    \(limits)
                 """)
         port = try sluice.port(of: "web")
         admin = try sluice.adminPort()
