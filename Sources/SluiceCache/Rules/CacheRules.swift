@@ -41,6 +41,13 @@ public enum NotStoredReason: String, Sendable {
 ///   given the request's `no-cache`, `max-age`, `min-fresh`, `max-stale` and `Pragma`.
 /// - `mayServeOnError` (RFC 5861 §4) and `mayServeWhenOverloaded` (Sluice's own): stale answers
 ///   in place of a failure.
+/// - `notModifiedUpdates` (§4.3.4): whether a 304 from revalidation refers to the stored response.
+/// - `invalidates` (§4.4): an unsafe method's non-error response invalidates the stored URI.
+///
+/// Elsewhere: `Conditional` answers a client's own conditional request from the store
+/// (RFC 9110 §13), `ByteRange` its Range (RFC 9110 §14), `VaryNames` reads Vary (§4.1).
+/// Not interpreted: `immutable` (RFC 8246 concerns clients' reloads), `no-transform` (Sluice
+/// transforms nothing), `only-if-cached` (the caller answers 504 when nothing is usable).
 public enum CacheRules {
     /// A response naming more Vary fields is not stored (`varyTooMany`): keys stay small.
     public static let maxVaryNames = 4
