@@ -78,6 +78,13 @@ import Testing
         #expect(verdict(response(200, "Cache-Control: must-understand, no-store")) == .noStore)
     }
 
+    @Test func section5_2_2_3_mustUnderstandStoresOnlyUnderstoodStatuses() {
+        #expect(verdict(response(299, "Cache-Control: max-age=60")) == nil)
+        #expect(verdict(response(299, "Cache-Control: max-age=60, must-understand")) == .status)
+        #expect(verdict(response(200, "Cache-Control: max-age=60, must-understand")) == nil)
+        #expect(verdict(response(404, "Cache-Control: must-understand")) == nil)
+    }
+
     @Test func section5_2_2_7_privateIsNotStoredByASharedCache() {
         #expect(verdict(response(200, "Cache-Control: private, max-age=60")) == .privateResponse)
         #expect(verdict(response(200, "Cache-Control: private=\"X-User\", max-age=60")) == .privateResponse)

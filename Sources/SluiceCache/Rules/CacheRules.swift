@@ -63,6 +63,15 @@ public enum CacheRules {
         }
     }
 
+    /// Status codes whose caching requirements Sluice implements (those RFC 9110 defines):
+    /// §3, §5.2.2.3: a response with `must-understand` and any other status is not stored.
+    public static func isUnderstood(_ status: Int) -> Bool {
+        switch status {
+        case 200...206, 300...305, 307, 308, 400...417, 421, 422, 426, 500...505: return true
+        default: return false
+        }
+    }
+
     /// Does `default_ttl` apply to this response (§4.2.2: heuristic freshness is allowed for
     /// the statuses above, and for any status marked `public`)?
     static func mayUseDefaultTTL(_ r: ResponseFacts) -> Bool {
@@ -74,6 +83,7 @@ public enum CacheRules {
     /// 2. request `no-store` (§5.2.1.5);
     /// 3. status (§3): 206 (or a 2xx with Content-Range) → `partialContent`; 1xx and 304 (never a new entry) → `status`;
     ///    a status outside `isCacheableByDefault` needs explicit freshness or `public`;
+    ///    with `must-understand`, a status outside `isUnderstood` is not stored (§5.2.2.3);
     /// 4. response `no-store` (§5.2.2.5; `must-understand` does not lift it here: conservative);
     /// 5. `private` (§5.2.2.7, qualified or not);
     /// 6. `Set-Cookie` (a shared cache must not hand one user's cookie to another);
@@ -89,6 +99,7 @@ public enum CacheRules {
         if r.status == 206 || (r.hasContentRange && r.status < 300) { return .partialContent }
         if r.status < 200 || r.status == 304 { return .status }
         if !isCacheableByDefault(r.status) && !r.hasExplicitFreshness && !r.cc.isPublic { return .status }
+        if r.cc.mustUnderstand && !isUnderstood(r.status) { return .status }
         if r.cc.noStore { return .noStore }
         if r.cc.isPrivate { return .privateResponse }
         if r.hasSetCookie { return .setCookie }
