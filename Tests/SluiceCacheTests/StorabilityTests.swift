@@ -45,9 +45,12 @@ import Testing
         #expect(verdict(response(410)) == nil)
     }
 
-    @Test func section3_publicAllowsAnyFinalStatusWithTheDefaultTTL() {
-        #expect(verdict(response(500, "Cache-Control: public")) == nil)
-        #expect(verdict(response(500, "Cache-Control: public"), policy: explicitOnly) == .noFreshness)
+    @Test func section3_publicAloneDoesNotLetAnErrorUseTheDefaultTTL() {
+        #expect(verdict(response(500, "Cache-Control: public")) == .status)
+        #expect(verdict(response(403, "Cache-Control: public")) == .status)
+        #expect(verdict(response(500, "Cache-Control: public, max-age=5")) == nil)
+        #expect(verdict(response(200, "Cache-Control: public")) == nil)
+        #expect(verdict(response(200, "Cache-Control: public"), policy: explicitOnly) == .noFreshness)
     }
 
     @Test func section3_partialContentIsNeverStored() {
