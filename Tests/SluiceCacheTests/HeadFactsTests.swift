@@ -78,6 +78,13 @@ import Testing
         #expect(!bare.hasAuthorization && !bare.hasConditional && !bare.hasRange && bare.cc == CacheControl())
     }
 
+    @Test func requestFactsMergeCacheControlLikeCacheControlParse() {
+        let h = TestHead.request(["Cache-Control: max-age=5, no-cache", "X-A: 1", "cache-control: max-stale, min-fresh=\"3\""])
+        let r = h.requestFacts
+        #expect(r.cc == h.cc)
+        #expect(r.cc.maxAge == 5 && r.cc.noCache && r.cc.maxStale == Int.max && r.cc.minFresh == 3)
+    }
+
     @Test func section5_4_pragmaNoCacheCountsOnlyWithoutCacheControl() {
         #expect(request("Pragma: no-cache").pragmaNoCache)
         #expect(request("Pragma: foo, NO-CACHE").pragmaNoCache)
