@@ -16,6 +16,13 @@ import Testing
         #expect(HTTPDate.parse("Wednesday, 01-Jan-25 00:00:00 GMT") == HTTPDate.parse("Wed, 01 Jan 2025 00:00:00 GMT"))
     }
 
+    @Test func section5_6_7_rfc850TwoDigitYearsPivotAt70() {
+        #expect(HTTPDate.parse("Thursday, 01-Jan-70 00:00:00 GMT") == 0)
+        #expect(HTTPDate.parse("Friday, 31-Dec-99 23:59:59 GMT") == 946_684_799)
+        #expect(HTTPDate.parse("Saturday, 01-Jan-00 00:00:00 GMT") == 946_684_800)
+        #expect(HTTPDate.parse("Thursday, 31-Dec-69 23:59:59 GMT") == 3_155_759_999)
+    }
+
     @Test func section5_6_7_obsoleteAsctimeForm() {
         #expect(HTTPDate.parse("Sun Nov  6 08:49:37 1994") == example)
         #expect(HTTPDate.parse("Mon Dec 25 10:00:00 2023") == HTTPDate.parse("Mon, 25 Dec 2023 10:00:00 GMT"))

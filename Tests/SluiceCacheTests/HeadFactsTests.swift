@@ -50,6 +50,13 @@ import Testing
         #expect(r.etag == nil && !r.hasSetCookie && !r.hasContentRange && !r.hasExplicitFreshness)
     }
 
+    @Test func section4_2_1_theFirstDateAndExpiresLinesCount() {
+        let r = response(
+            200, "Date: Sun, 06 Nov 1994 08:49:37 GMT", "Date: Mon, 07 Nov 1994 08:49:37 GMT",
+            "Expires: Sun, 06 Nov 1994 08:50:37 GMT", "Expires: Mon, 07 Nov 1994 08:49:37 GMT")
+        #expect(r.date == 784_111_777 && r.expires == 784_111_837)
+    }
+
     @Test func section5_3_anInvalidExpiresIsAlreadyExpired() {
         let r = response(200, "Expires: 0")
         #expect(r.hasExpires && r.expires == 0)
@@ -69,6 +76,13 @@ import Testing
         #expect(request("If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT").hasConditional)
         let bare = request()
         #expect(!bare.hasAuthorization && !bare.hasConditional && !bare.hasRange && bare.cc == CacheControl())
+    }
+
+    @Test func requestFactsMergeCacheControlLikeCacheControlParse() {
+        let h = TestHead.request(["Cache-Control: max-age=5, no-cache", "X-A: 1", "cache-control: max-stale, min-fresh=\"3\""])
+        let r = h.requestFacts
+        #expect(r.cc == h.cc)
+        #expect(r.cc.maxAge == 5 && r.cc.noCache && r.cc.maxStale == Int.max && r.cc.minFresh == 3)
     }
 
     @Test func section5_4_pragmaNoCacheCountsOnlyWithoutCacheControl() {

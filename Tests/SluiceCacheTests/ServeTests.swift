@@ -128,6 +128,26 @@ import Testing
         #expect(!CacheRules.mayServeWhenOverloaded(s, request: request(), now: at(10)))
     }
 
+    @Test func aProductPageThroughItsLife() {
+        // max-age=5 from a backend whose Date is 1 s behind, stale-while-revalidate 10 s from
+        // the response, stale-if-error 60 s from the route.
+        let h = TestHead.response(
+            200, ["Date: Tue, 14 Nov 2023 22:13:19 GMT", "Cache-Control: max-age=5, stale-while-revalidate=10", "ETag: \"p1\""])
+        let facts = h.responseFacts
+        let policy = CachePolicy(staleIfError: 60)
+        #expect(CacheRules.storability(method: .get, request: request(), response: facts, policy: policy) == nil)
+        let s = CacheRules.storedFreshness(
+            facts, policy: policy, requestTimeWall: 1_700_000_000, responseTimeWall: 1_700_000_000, storedAt: 1_000 * second)
+        #expect(s.lifetime == 5 && s.initialAge == 1)
+        #expect(CacheRules.serve(s, request: request(), now: at(3.9)) == .fresh)
+        #expect(CacheRules.serve(s, request: request(), now: at(4)) == .staleWhileRevalidate)
+        #expect(CacheRules.serve(s, request: request(), now: at(13.9)) == .staleWhileRevalidate)
+        #expect(CacheRules.serve(s, request: request(), now: at(14)) == .revalidate)
+        #expect(CacheRules.mayServeOnError(s, request: request(), now: at(63.9)))
+        #expect(!CacheRules.mayServeOnError(s, request: request(), now: at(64)))
+        #expect(CacheRules.currentAge(s, now: at(14)) == 15)
+    }
+
     @Test func sluiceStaleIfOverloadedWindow() {
         let s = stored(lifetime: 60, sio: 60)
         #expect(CacheRules.mayServeWhenOverloaded(s, request: request(), now: at(119)))

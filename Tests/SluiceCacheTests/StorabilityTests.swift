@@ -45,9 +45,12 @@ import Testing
         #expect(verdict(response(410)) == nil)
     }
 
-    @Test func section3_publicAllowsAnyFinalStatusWithTheDefaultTTL() {
-        #expect(verdict(response(500, "Cache-Control: public")) == nil)
-        #expect(verdict(response(500, "Cache-Control: public"), policy: explicitOnly) == .noFreshness)
+    @Test func section3_publicAloneDoesNotLetAnErrorUseTheDefaultTTL() {
+        #expect(verdict(response(500, "Cache-Control: public")) == .status)
+        #expect(verdict(response(403, "Cache-Control: public")) == .status)
+        #expect(verdict(response(500, "Cache-Control: public, max-age=5")) == nil)
+        #expect(verdict(response(200, "Cache-Control: public")) == nil)
+        #expect(verdict(response(200, "Cache-Control: public"), policy: explicitOnly) == .noFreshness)
     }
 
     @Test func section3_partialContentIsNeverStored() {
@@ -76,6 +79,13 @@ import Testing
         #expect(verdict(response(200, "Cache-Control: max-age=60, no-store")) == .noStore)
         #expect(verdict(response(200, "Cache-Control: public", "Cache-Control: no-store")) == .noStore)
         #expect(verdict(response(200, "Cache-Control: must-understand, no-store")) == .noStore)
+    }
+
+    @Test func section5_2_2_3_mustUnderstandStoresOnlyUnderstoodStatuses() {
+        #expect(verdict(response(299, "Cache-Control: max-age=60")) == nil)
+        #expect(verdict(response(299, "Cache-Control: max-age=60, must-understand")) == .status)
+        #expect(verdict(response(200, "Cache-Control: max-age=60, must-understand")) == nil)
+        #expect(verdict(response(404, "Cache-Control: must-understand")) == nil)
     }
 
     @Test func section5_2_2_7_privateIsNotStoredByASharedCache() {

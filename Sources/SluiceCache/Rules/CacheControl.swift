@@ -44,11 +44,15 @@ public struct CacheControl: Equatable, Sendable {
     /// Every Cache-Control field of the head, in order, as one list (RFC 9110 §5.3).
     public static func parse(_ p: UnsafeRawPointer, _ fields: [HeaderField]) -> CacheControl {
         var cc = CacheControl()
-        for f in fields where HeadFields.isNamed(p, f, "cache-control") {
-            var list = ByteCursor(p, Int(f.valueStart), Int(f.valueEnd))
-            while let element = list.nextElement() { cc.apply(p, element.start, element.end) }
-        }
+        for f in fields where HeadFields.isNamed(p, f, "cache-control") { cc.add(p, f) }
         return cc
+    }
+
+    /// Merges the directives of one Cache-Control field `f` into these.
+    @inline(__always)
+    mutating func add(_ p: UnsafeRawPointer, _ f: HeaderField) {
+        var list = ByteCursor(p, Int(f.valueStart), Int(f.valueEnd))
+        while let element = list.nextElement() { apply(p, element.start, element.end) }
     }
 
     /// Applies one directive `name[=value]` found at `start..<end`.

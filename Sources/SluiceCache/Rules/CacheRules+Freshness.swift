@@ -38,7 +38,8 @@ public struct StoredFreshness: Equatable, Sendable {
 extension CacheRules {
     /// §4.2.1: `s-maxage`, then `max-age`, then `Expires − Date` (Date missing or invalid: the
     /// response time, §4.2.1 "the time the response was received"), else `default_ttl` where
-    /// §4.2.2 allows heuristics (`mayUseDefaultTTL`); at most `maxTTL`, never negative.
+    /// Sluice applies heuristics (`isCacheableByDefault` statuses only); at most `maxTTL`, never
+    /// negative.
     public static func freshnessLifetime(_ r: ResponseFacts, policy: CachePolicy, responseTimeWall: Int64) -> Int {
         let seconds: Int
         if let s = r.cc.sMaxAge {
@@ -49,7 +50,7 @@ extension CacheRules {
             let expires = r.expires ?? 0
             let diff = expires - (r.date ?? responseTimeWall)
             seconds = Int(clamping: max(0, min(diff, Int64(Int32.max))))
-        } else if mayUseDefaultTTL(r) {
+        } else if isCacheableByDefault(r.status) {
             seconds = policy.defaultTTL
         } else {
             seconds = 0

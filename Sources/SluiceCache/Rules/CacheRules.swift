@@ -41,14 +41,22 @@ public enum NotStoredReason: String, Sendable {
 ///   given the request's `no-cache`, `max-age`, `min-fresh`, `max-stale` and `Pragma`.
 /// - `mayServeOnError` (RFC 5861 §4) and `mayServeWhenOverloaded` (Sluice's own): stale answers
 ///   in place of a failure.
+/// - `notModifiedUpdates` (§4.3.4): whether a 304 from revalidation refers to the stored response.
+/// - `invalidates` (§4.4): an unsafe method's non-error response invalidates the stored URI.
+///
+/// Elsewhere: `Conditional` answers a client's own conditional request from the store
+/// (RFC 9110 §13), `ByteRange` its Range (RFC 9110 §14), `VaryNames` reads Vary (§4.1).
+/// Not interpreted: `immutable` (RFC 8246 concerns clients' reloads), `no-transform` (Sluice
+/// transforms nothing), `only-if-cached` (the caller answers 504 when nothing is usable).
 public enum CacheRules {
     /// A response naming more Vary fields is not stored (`varyTooMany`): keys stay small.
     public static let maxVaryNames = 4
 
-    /// §3: statuses that get `default_ttl` when the response states no freshness. RFC 9110
-    /// §15.1 also lists 405, 414 and 501 as heuristically cacheable; Sluice stores those (and
-    /// every other status: 302, 307, 4xx, 5xx) only when the response allows it explicitly,
-    /// so that an error is never cached on the route's default alone.
+    /// §3, §4.2.2: the only statuses that get `default_ttl` when the response states no
+    /// freshness. RFC 9110 §15.1 also lists 405, 414 and 501 as heuristically cacheable;
+    /// Sluice stores those (and every other status: 302, 307, 4xx, 5xx) only when the response
+    /// gives an explicit lifetime, so that an error is never cached on the route's default
+    /// alone, nor on a bare `public`.
     public static func isCacheableByDefault(_ status: Int) -> Bool {
         switch status {
         case 200, 203, 204, 300, 301, 308, 404, 410: return true
@@ -56,17 +64,22 @@ public enum CacheRules {
         }
     }
 
-    /// Does `default_ttl` apply to this response (§4.2.2: heuristic freshness is allowed for
-    /// the statuses above, and for any status marked `public`)?
-    static func mayUseDefaultTTL(_ r: ResponseFacts) -> Bool {
-        isCacheableByDefault(r.status) || r.cc.isPublic
+    /// Status codes whose caching requirements Sluice implements (those RFC 9110 defines):
+    /// §3, §5.2.2.3: a response with `must-understand` and any other status is not stored.
+    public static func isUnderstood(_ status: Int) -> Bool {
+        switch status {
+        case 200...206, 300...305, 307, 308, 400...417, 421, 422, 426, 500...505: return true
+        default: return false
+        }
     }
 
     /// nil: the response may be stored. Otherwise the first rule it breaks, checked in this order:
     /// 1. method: only GET responses are stored (HEAD is answered from a stored GET, never stores);
     /// 2. request `no-store` (§5.2.1.5);
     /// 3. status (§3): 206 (or a 2xx with Content-Range) → `partialContent`; 1xx and 304 (never a new entry) → `status`;
-    ///    a status outside `isCacheableByDefault` needs explicit freshness or `public`;
+    ///    a status outside `isCacheableByDefault` needs explicit freshness (`public` alone is not
+    ///    enough: frameworks send it on every answer, error pages included);
+    ///    with `must-understand`, a status outside `isUnderstood` is not stored (§5.2.2.3);
     /// 4. response `no-store` (§5.2.2.5; `must-understand` does not lift it here: conservative);
     /// 5. `private` (§5.2.2.7, qualified or not);
     /// 6. `Set-Cookie` (a shared cache must not hand one user's cookie to another);
@@ -81,7 +94,8 @@ public enum CacheRules {
         if request.cc.noStore { return .requestNoStore }
         if r.status == 206 || (r.hasContentRange && r.status < 300) { return .partialContent }
         if r.status < 200 || r.status == 304 { return .status }
-        if !isCacheableByDefault(r.status) && !r.hasExplicitFreshness && !r.cc.isPublic { return .status }
+        if !isCacheableByDefault(r.status) && !r.hasExplicitFreshness { return .status }
+        if r.cc.mustUnderstand && !isUnderstood(r.status) { return .status }
         if r.cc.noStore { return .noStore }
         if r.cc.isPrivate { return .privateResponse }
         if r.hasSetCookie { return .setCookie }
@@ -89,7 +103,7 @@ public enum CacheRules {
         if r.vary.isStar { return .varyStar }
         if r.vary.names.count > maxVaryNames { return .varyTooMany }
         if r.hasExplicitFreshness { return nil }
-        if policy.defaultTTL > 0 && mayUseDefaultTTL(r) { return nil }
+        if policy.defaultTTL > 0 && isCacheableByDefault(r.status) { return nil }
         return .noFreshness
     }
 }

@@ -18,9 +18,9 @@ public struct RequestFacts: Sendable {
         hasRange = false
     }
 
+    /// One pass over the fields; Cache-Control is merged as `CacheControl.parse` does.
     public static func read(_ p: UnsafeRawPointer, _ fields: [HeaderField]) -> RequestFacts {
         var r = RequestFacts()
-        r.cc = CacheControl.parse(p, fields)
         var sawCacheControl = false
         var pragma = false
         for f in fields {
@@ -34,6 +34,7 @@ public struct RequestFacts: Sendable {
                     r.hasAuthorization = true
                 } else if HeadFields.isNamed(p, f, "cache-control") {
                     sawCacheControl = true
+                    r.cc.add(p, f)
                 } else if HeadFields.isNamed(p, f, "if-none-match") {
                     r.hasConditional = true
                 }
