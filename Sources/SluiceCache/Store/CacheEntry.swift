@@ -38,6 +38,8 @@ public final class CacheEntry: @unchecked Sendable {
     /// notice is already posted to (cleared by the worker when it runs it).
     public let waitingWorkers = Atomic<UInt64>(0)
     public let noticePending = Atomic<UInt64>(0)
+    /// A purge matched this fill while it ran: it completes for its waiters, is not stored.
+    let purged = Atomic<Bool>(false)
     /// Until when (monotonic ns) a `hitForMiss` marker holds.
     public let hitForMissUntil: UInt64
 

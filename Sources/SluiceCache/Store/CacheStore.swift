@@ -169,6 +169,12 @@ public final class CacheStore: @unchecked Sendable {
         let s = shard(e.hash)
         let size = e.size
         s.lock.writing {
+            if e.purged.load(ordering: .relaxed) {
+                // Purged while it was fetched: its waiters finish, nothing is stored.
+                s.remove(e)
+                e.end(.complete)
+                return
+            }
             if let list = s.table[e.hash] {
                 for old in list where old !== e && old.state == .complete && old.key == e.key && old.variant == e.variant {
                     if s.remove(old) { forget(old) }
@@ -236,6 +242,7 @@ public final class CacheStore: @unchecked Sendable {
         var n = 0
         for s in shards {
             s.lock.writing {
+                for e in s.all where e.state == .filling && matches(e.key) { e.purged.store(true, ordering: .relaxed) }
                 let victims = s.all.filter { ($0.state == .complete || $0.state == .hitForMiss) && matches($0.key) }
                 for e in victims where s.remove(e) {
                     if e.state == .complete { n += 1 }

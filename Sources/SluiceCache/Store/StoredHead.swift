@@ -40,6 +40,16 @@ public enum StoredHead {
         keepAlive: Bool, clientIsHTTP11: Bool
     ) {
         stored.withUnsafeBytes { o.append($0) }
+        writeAnswerTail(
+            into: o, age: age, length: length, chunked: chunked, cacheStatus: cacheStatus, keepAlive: keepAlive,
+            clientIsHTTP11: clientIsHTTP11)
+    }
+
+    /// The fields an answer from the cache adds after the stored ones, and the empty line.
+    public static func writeAnswerTail(
+        into o: ByteBuffer, age: Int, length: Int?, chunked: Bool, cacheStatus: StaticString, keepAlive: Bool,
+        clientIsHTTP11: Bool
+    ) {
         o.append("Age: ")
         o.append(decimal: max(0, age))
         o.append("\r\n")

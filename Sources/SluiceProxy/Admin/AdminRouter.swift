@@ -8,6 +8,8 @@ enum AdminCommand: Equatable {
     case metrics
     case dashboard
     case reload
+    /// `POST /cache/purge` with `{"host", "path_prefix"}`.
+    case purgeCache
     /// `/clusters/CLUSTER/backends/BACKEND/ACTION`; names are percent-decoded.
     case backend(cluster: String, backend: String, BackendAction)
 
@@ -41,6 +43,8 @@ enum AdminRouter {
         case (.get, "/metrics"): return .run(.metrics)
         case (.get, "/"): return .run(.dashboard)
         case (.post, "/reload"): return .run(.reload)
+        case (.post, "/cache/purge"): return .run(.purgeCache)
+        case (_, "/cache/purge"): return .methodNotAllowed(use: .post)
         default: break
         }
         let parts = path.split(separator: "/").map(String.init)

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCache
 import SluiceConfig
 
 /// One admin answer: status, content type and body (always sent with `Connection: close`).
@@ -34,7 +35,29 @@ extension ProxyServer {
             return .text(400, errors.joined(separator: "\n") + "\n")
         case .backend(let cluster, let backend, let action):
             return backendCommand(cluster: cluster, backend: backend, action: action, body: body)
+        case .purgeCache:
+            return purgeCache(body: body)
         }
+    }
+
+    /// `POST /cache/purge`: drops the stored responses of `host` (any host when absent or
+    /// "*") whose path starts with `path_prefix` (default "/"); fills running for them are
+    /// not stored. Answers `{"purged": N}`. Control thread.
+    func purgeCache(body: String) -> AdminAnswer {
+        guard let store = snapshot.cache else { return .text(404, "no route has a cache\n") }
+        let object = body.isEmpty ? [:] : (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+        guard let object, object.values.allSatisfy({ $0 is String }) else {
+            return .text(400, "the body must be a JSON object like {\"host\": \"shop.example\", \"path_prefix\": \"/products/\"}\n")
+        }
+        var host = (object["host"] as? String ?? "*").lowercased()
+        if let colon = host.lastIndex(of: ":"), host[host.index(after: colon)...].allSatisfy(\.isNumber) {
+            host = String(host[..<colon])
+        }
+        let prefix = object["path_prefix"] as? String ?? "/"
+        guard prefix.hasPrefix("/") else { return .text(400, "path_prefix must start with /\n") }
+        let n = store.purge(where: CacheKey.matcher(host: host == "*" || host.isEmpty ? nil : host, pathPrefix: prefix))
+        logger.notice("cache purged", metadata: ["host": "\(host)", "path_prefix": "\(prefix)", "entries": "\(n)"])
+        return AdminAnswer(status: 200, contentType: "application/json", body: Data("{\"purged\": \(n)}\n".utf8))
     }
 
     /// The runtime API on one backend: drain, disable, enable (the shared health table) or a

@@ -60,6 +60,11 @@ extension ClientConnection {
         b.append(",\"request_id\":\"")
         log.appendJSONEscaped(fh + requestIdStart, requestIdEnd - requestIdStart)
         b.append("\"")
+        if let r = cacheResult {
+            b.append(",\"cache\":\"")
+            b.append(r.logName)
+            b.append("\"")
+        }
         if aborted { b.append(",\"aborted\":true") }
         b.append("}\n")
         log.lineDone()

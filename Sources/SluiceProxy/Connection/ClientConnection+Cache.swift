@@ -8,7 +8,8 @@ import SluiceSystem
 enum CacheResult: Int, CaseIterable {
     case hit = 0, miss, stale, revalidated, coalesced, bypass
 
-    var label: String {
+    /// The access log's `cache` value (no allocation).
+    var logName: StaticString {
         switch self {
         case .hit: return "hit"
         case .miss: return "miss"
@@ -18,6 +19,8 @@ enum CacheResult: Int, CaseIterable {
         case .bypass: return "bypass"
         }
     }
+
+    var label: String { logName.description }
 }
 
 /// What the lookup decided, before the request head is consumed (`prepareCache`), run after
@@ -28,6 +31,9 @@ enum CachePlan {
     case serve(CacheEntry, status: StaticString, result: CacheResult)
     /// The client's conditional request matches the stored response: 304.
     case notModified(CacheEntry)
+    /// A Range request of a complete stored body: 206 of bytes `first...last`, or 416.
+    case range(CacheEntry, first: Int, last: Int)
+    case unsatisfiable(CacheEntry)
     /// Wait for this fill's head, then stream its body as it arrives.
     case coalesce(CacheEntry)
     /// Go to the backend and store what comes back into this fill.
@@ -52,7 +58,7 @@ extension ClientConnection {
         cacheStore = store
         cacheStale = nil
         cacheRequest = RequestFacts.read(p, head.fields)
-        cacheRequestWall = Int64(Clock.wallNanos() / 1_000_000_000)
+        cacheRequestWall = Clock.wallNanos()
         // Key: host (lowercase, no port) and the target's path and query.
         cacheKey.removeAll(keepingCapacity: true)
         for i in host { cacheKey.append(lower(p.load(fromByteOffset: i, as: UInt8.self))) }
@@ -87,7 +93,13 @@ extension ClientConnection {
         case .stored(let e, let fill):
             switch CacheRules.serve(e.freshness, request: cacheRequest, now: now) {
             case .fresh:
-                cachePlan = notModified(p, e) ? .notModified(e) : .serve(e, status: "sluice; hit", result: .hit)
+                if notModified(p, e) {
+                    cachePlan = .notModified(e)
+                } else if cacheRequest.hasRange && e.status == 200, let length = e.length {
+                    cachePlan = rangePlan(p, e, length)
+                } else {
+                    cachePlan = .serve(e, status: "sluice; hit", result: .hit)
+                }
             case .staleWhileRevalidate:
                 // Answer from the stale entry now; one background refresh per entry.
                 if get && fill == nil && !e.refreshing.exchange(true, ordering: .acquiringAndReleasing) {
@@ -134,6 +146,22 @@ extension ClientConnection {
         return rc.coalesce ? .coalesce(e) : .bypass(status: "sluice; fwd=miss")
     }
 
+    /// A Range request against the whole stored body (RFC 9110 §14): 206, 416, or the whole 200.
+    private func rangePlan(_ p: UnsafeRawPointer, _ e: CacheEntry, _ length: Int) -> CachePlan {
+        let r =
+            e.etag.map { tag in
+                tag.withUnsafeBytes {
+                    ByteRange.parse(request: p, head.fields, length: length, storedETag: $0, storedLastModified: e.lastModified)
+                }
+            }
+            ?? ByteRange.parse(request: p, head.fields, length: length, storedETag: nil, storedLastModified: e.lastModified)
+        switch r {
+        case .single(let first, let last): return .range(e, first: first, last: last)
+        case .unsatisfiable: return .unsatisfiable(e)
+        case .none, .multiple: return .serve(e, status: "sluice; hit", result: .hit)
+        }
+    }
+
     private func notModified(_ p: UnsafeRawPointer, _ e: CacheEntry) -> Bool {
         guard cacheRequest.hasConditional, e.status == 200 else { return false }
         if let tag = e.etag {
@@ -171,6 +199,26 @@ extension ClientConnection {
             count(.hit)
             startNotModified(e)
             return true
+        case .range(let e, let first, let last):
+            count(.hit)
+            startRangeAnswer(e, first: first, last: last)
+            return true
+        case .unsatisfiable(let e):
+            count(.hit)
+            let now = worker.loop.now
+            _ = exchange.cacheAnswer(status: 416, length: 0, draining: worker.draining, now: now)
+            let o = ensureOut()
+            o.append("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */")
+            o.append(decimal: e.length ?? 0)
+            o.append("\r\nContent-Length: 0\r\nCache-Status: sluice; hit\r\n")
+            if !exchange.keepAlive {
+                o.append("Connection: close\r\n")
+            } else if !exchange.clientIsHTTP11 {
+                o.append("Connection: keep-alive\r\n")
+            }
+            o.append("\r\n")
+            finishCachedAnswer()
+            return true
         case .coalesce(let e):
             count(.coalesced)
             cacheReader = e
@@ -205,6 +253,36 @@ extension ClientConnection {
             cacheStatus: status, keepAlive: exchange.keepAlive, clientIsHTTP11: exchange.clientIsHTTP11)
         cacheReader = e
         cacheOffset = 0
+        cacheEnd = Int.max
+        if mode == .none { finishCachedAnswer() }
+    }
+
+    /// 206 Partial Content of bytes `first...last` of complete entry `e` (RFC 9110 §15.3.7).
+    func startRangeAnswer(_ e: CacheEntry, first: Int, last: Int) {
+        let now = worker.loop.now
+        let length = e.length ?? 0
+        let mode = exchange.cacheAnswer(status: 206, length: last - first + 1, draining: worker.draining, now: now)
+        let o = ensureOut()
+        o.append("HTTP/1.1 206 Partial Content\r\n")
+        e.head.withUnsafeBytes { h in
+            // The stored fields, after the stored status line.
+            var i = 0
+            while i + 1 < h.count && !(h[i] == 13 && h[i + 1] == 10) { i += 1 }
+            o.append(UnsafeRawBufferPointer(rebasing: h[min(i + 2, h.count)...]))
+        }
+        o.append("Content-Range: bytes ")
+        o.append(decimal: first)
+        o.append("-")
+        o.append(decimal: last)
+        o.append("/")
+        o.append(decimal: length)
+        o.append("\r\n")
+        StoredHead.writeAnswerTail(
+            into: o, age: CacheRules.currentAge(e.freshness, now: now), length: last - first + 1, chunked: false,
+            cacheStatus: "sluice; hit", keepAlive: exchange.keepAlive, clientIsHTTP11: exchange.clientIsHTTP11)
+        cacheReader = e
+        cacheOffset = first
+        cacheEnd = last + 1
         if mode == .none { finishCachedAnswer() }
     }
 
@@ -281,6 +359,7 @@ extension ClientConnection {
                     chunked: mode == .chunked, cacheStatus: "sluice; fwd=miss; collapsed", keepAlive: exchange.keepAlive,
                     clientIsHTTP11: exchange.clientIsHTTP11)
                 cacheOffset = 0
+                cacheEnd = Int.max
                 if mode == .none {
                     finishCachedAnswer()
                     return true
@@ -291,7 +370,7 @@ extension ClientConnection {
         var progress = false
         while pendingOut < Self.highWater {
             let st = e.state
-            let available = e.body.available
+            let available = min(e.body.available, cacheEnd)
             if cacheOffset < available {
                 let o = ensureOut()
                 let n = min(available - cacheOffset, Self.highWater - o.readableCount)
@@ -308,7 +387,7 @@ extension ClientConnection {
                 progress = true
                 continue
             }
-            switch st {
+            switch cacheOffset >= cacheEnd ? .complete : st {
             case .complete:
                 if exchange.bodyMode == .chunked { ChunkedEncoder.appendEnd(to: ensureOut()) }
                 finishCachedAnswer()
@@ -346,7 +425,7 @@ extension ClientConnection {
     /// Serves the stale entry kept by the lookup in place of a failure (`onError`: 5xx,
     /// refused, all down; else: admission shed it) when its window allows. True when it did.
     func serveStale(onError: Bool) -> Bool {
-        guard let st = cacheStale, !exchange.responseStarted else { return false }
+        guard let st = cacheStale else { return false }  // callers: nothing of an answer was written yet
         let now = worker.loop.now
         let ok =
             onError
@@ -362,6 +441,16 @@ extension ClientConnection {
     }
 
     // MARK: fills
+
+    /// The request's and the response's wall-clock times in whole seconds for RFC 9111's age
+    /// (§4.2.3), such that their difference is the round trip rounded down (truncating each
+    /// on its own would make a 0.5 s round trip count as 1 s, and a max-age=1 answer stale).
+    func wallSeconds() -> (request: Int64, response: Int64) {
+        let now = Clock.wallNanos()
+        let response = Int64(now / 1_000_000_000)
+        let trip = now > cacheRequestWall ? Int64((now - cacheRequestWall) / 1_000_000_000) : 0
+        return (response - trip, response)
+    }
 
     /// Makes the forwarded request conditional on the stale entry's validators (RFC 9111
     /// §4.3.1): its ETag in If-None-Match, its Last-Modified in If-Modified-Since.
@@ -401,7 +490,7 @@ extension ClientConnection {
             return ResponseFacts.read(raw.baseAddress!, parsed.fields, status: old.status)
         }
         let now = worker.loop.now
-        let wall = Int64(Clock.wallNanos() / 1_000_000_000)
+        let (requestWall, wall) = wallSeconds()
         var etag = old.etag
         if let t = facts.etag { etag = mergedHead.withUnsafeBytes { Array($0[t.start..<t.end]) } }
         fill.replaceBody(old.body)
@@ -409,7 +498,7 @@ extension ClientConnection {
             status: old.status, head: merged, varyNames: old.varyNames, variant: old.variant, etag: etag,
             lastModified: facts.lastModified ?? old.lastModified,
             freshness: CacheRules.storedFreshness(
-                facts, policy: rc.policy, requestTimeWall: cacheRequestWall, responseTimeWall: wall, storedAt: now),
+                facts, policy: rc.policy, requestTimeWall: requestWall, responseTimeWall: wall, storedAt: now),
             contentLength: old.length)
         cacheFill = nil
         cacheStoring = false
@@ -455,7 +544,7 @@ extension ClientConnection {
             return cacheFillStale ? "sluice; fwd=stale" : "sluice; fwd=miss"
         }
         let now = worker.loop.now
-        let wall = Int64(Clock.wallNanos() / 1_000_000_000)
+        let (requestWall, wall) = wallSeconds()
         var variant: [UInt8] = []
         if !facts.vary.names.isEmpty {
             var h = RequestHead()
@@ -472,7 +561,7 @@ extension ClientConnection {
             status: response.status, head: StoredHead.make(response, p), varyNames: facts.vary.names, variant: variant,
             etag: etag, lastModified: facts.lastModified,
             freshness: CacheRules.storedFreshness(
-                facts, policy: rc.policy, requestTimeWall: cacheRequestWall, responseTimeWall: wall, storedAt: now),
+                facts, policy: rc.policy, requestTimeWall: requestWall, responseTimeWall: wall, storedAt: now),
             contentLength: length)
         cacheStoring = true
         count(cacheFillStale ? .revalidated : .miss)

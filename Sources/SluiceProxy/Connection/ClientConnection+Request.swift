@@ -54,6 +54,7 @@ extension ClientConnection {
         bytesSent = 0
         cluster = nil
         backend = nil
+        cacheResult = nil
         exchange.begin(
             now: worker.loop.now, method: head.method, body: head.framing, http11: head.isHTTP11,
             keepAlive: head.keepAlive && !worker.draining && !listener.removed, upgrade: head.upgradeIndex >= 0)
@@ -95,7 +96,6 @@ extension ClientConnection {
             if wc.runtime.balance == .hash { hashKey = computeHashKey(p, wc.runtime) }
             c = wc
             cluster = wc
-            cacheResult = nil
             if let rc = router.routes[routeIndex].cache, let store = snap.cache,
                 head.method == .get || head.method == .head, head.framing == .none
             {

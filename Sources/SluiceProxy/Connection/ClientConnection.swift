@@ -116,7 +116,8 @@ final class ClientConnection: EventHandler, TimerTarget {
     var cacheStore: CacheStore?
     var cachePlan = CachePlan.none
     var cacheRequest = RequestFacts()
-    var cacheRequestWall: Int64 = 0
+    /// When the request head was read (wall clock, ns): the request time of §4.2.3.
+    var cacheRequestWall: UInt64 = 0
     /// The primary key (host and target) and its hash; the buffer keeps its capacity.
     var cacheKey: [UInt8] = []
     var cacheHash: UInt64 = 0
@@ -124,6 +125,8 @@ final class ClientConnection: EventHandler, TimerTarget {
     /// The entry the answer streams from (a hit, or the fill a coalesced waiter shares).
     var cacheReader: CacheEntry?
     var cacheOffset = 0
+    /// Where the answer's body ends in the entry (a range's last byte + 1; `Int.max`: its end).
+    var cacheEnd = Int.max
     /// The fill this exchange fetches; `cacheStoring` once its head was found storable.
     var cacheFill: CacheEntry?
     var cacheStoring = false

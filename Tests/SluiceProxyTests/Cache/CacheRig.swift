@@ -11,14 +11,14 @@ final class CacheRig: @unchecked Sendable {
     let admin: Int
 
     init(
-        cache: String = "{ stale_if_error: 60s }", workers: Int = 2, limits: String = "",
+        cache: String = "{ stale_if_error: 60s }", workers: Int = 2, limits: String = "", accessLog: String = "off",
         _ handler: @escaping @Sendable (OriginRequest) -> OriginReply
     ) throws {
         origin = OriginServer(handler)
         sluice = try SluiceProcess(
             yaml: """
                 workers: \(workers)
-                access_log: { path: off }
+                access_log: { path: \(accessLog) }
                 listeners:
                   - name: web
                     listen: 127.0.0.1:0

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+/// Answers made from stored responses: ranges, purge, the access log's `cache` field.
+@Suite struct CacheAnswerTests {
+    static let digits = String((0..<100).map { Character(String($0 % 10)) })
+
+    @Test func rangesAreServedFromTheStoredBody() throws {
+        let rig = try CacheRig { _ in
+            OriginReply(headers: [("Cache-Control", "max-age=60"), ("ETag", "\"d\"")], body: Self.digits)
+        }
+        _ = try rig.get("/digits")
+        let part = try rig.get("/digits", "Range: bytes=10-19\r\n")
+        #expect(part.status == 206)
+        #expect(part.text == "0123456789")
+        #expect(part.header("content-range") == "bytes 10-19/100")
+        #expect(part.header("content-length") == "10")
+        let tail = try rig.get("/digits", "Range: bytes=-5\r\n")
+        #expect(tail.status == 206 && tail.text == "56789" && tail.header("content-range") == "bytes 95-99/100")
+        let none = try rig.get("/digits", "Range: bytes=200-300\r\n")
+        #expect(none.status == 416)
+        #expect(none.header("content-range") == "bytes */100")
+        // An If-Range that no longer matches gets the whole body.
+        let whole = try rig.get("/digits", "Range: bytes=0-4\r\nIf-Range: \"other\"\r\n")
+        #expect(whole.status == 200 && whole.body.count == 100)
+        #expect(rig.origin.count("/digits") == 1)
+    }
+
+    /// A Range request that misses goes to the origin as it is; the 206 it gets is never
+    /// stored as if it were the whole body.
+    @Test func aPartialResponseIsNeverStoredAsTheWholeBody() throws {
+        let rig = try CacheRig { req in
+            if let r = req.header("range"), r == "bytes=0-4" {
+                var reply = OriginReply(
+                    status: 206, headers: [("Cache-Control", "max-age=60"), ("Content-Range", "bytes 0-4/100")], body: "01234")
+                reply.delayMillis = 0
+                return reply
+            }
+            return OriginReply(headers: [("Cache-Control", "max-age=60")], body: Self.digits)
+        }
+        let part = try rig.get("/r", "Range: bytes=0-4\r\n")
+        #expect(part.status == 206 && part.text == "01234")
+        let full = try rig.get("/r")
+        #expect(full.status == 200 && full.body.count == 100)
+        #expect(full.header("cache-status") == "sluice; fwd=miss; stored")
+    }
+
+    @Test func purgeDropsMatchingEntries() throws {
+        let n = Counter()
+        let rig = try CacheRig { req in
+            OriginReply(headers: [("Cache-Control", "max-age=600")], body: "\(req.target) \(n.next())")
+        }
+        for p in ["/products/1", "/products/2", "/about"] { _ = try rig.get(p) }
+        let c = try TestClient(port: rig.admin)
+        let body = #"{"host": "test", "path_prefix": "/products/"}"#
+        let r = try c.request(
+            "POST /cache/purge HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        #expect(r.status == 200)
+        #expect(r.text.contains("\"purged\": 2"))
+        #expect(try rig.get("/products/1").header("cache-status") == "sluice; fwd=miss; stored")
+        #expect(try rig.get("/about").header("cache-status") == "sluice; hit")
+        // Another host's keys are untouched by a purge of this one, and bad bodies are refused.
+        let bad = try TestClient(port: rig.admin).request(
+            "POST /cache/purge HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\n[1,2]")
+        #expect(bad.status == 400)
+    }
+
+    @Test func theAccessLogNamesWhatTheCacheDid() throws {
+        let rig = try CacheRig(accessLog: "stderr") { _ in OriginReply(headers: [("Cache-Control", "max-age=60")], body: "x") }
+        _ = try rig.get("/log")
+        _ = try rig.get("/log")
+        var lines: [String] = []
+        for _ in 0..<100 {
+            lines = rig.sluice.log.split(separator: "\n").map(String.init).filter { $0.contains("\"path\":\"/log\"") }
+            if lines.count >= 2 { break }
+            usleep(20_000)
+        }
+        #expect(lines.count == 2)
+        #expect(lines.first?.contains("\"cache\":\"miss\"") == true)
+        #expect(lines.last?.contains("\"cache\":\"hit\"") == true)
+    }
+}
