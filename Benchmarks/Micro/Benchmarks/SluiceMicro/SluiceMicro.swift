@@ -105,6 +105,18 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark(
+        "cache hit, keep-alive, in-process (GET, 2-byte body, default_ttl)",
+        configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
+    ) { benchmark in
+        let rig = ProxyRig.cached
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            rig.roundTrip()
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark(
         "proxied request through a client_ip rate_limit (allowed), keep-alive, in-process",
         configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
     ) { benchmark in
@@ -124,6 +136,9 @@ final class ProxyRig: @unchecked Sendable {
     /// The same with a `rate_limit` on the route that never refuses: the cost of the check.
     nonisolated(unsafe) static let rateLimited = ProxyRig(
         route: ", rate_limit: { key: client_ip, rate: 10000000/s, burst: 10000000 }")
+    /// The route cached (the backend's answer stored by `default_ttl`): after the warm-up
+    /// every request is a hit, answered without the backend.
+    nonisolated(unsafe) static let cached = ProxyRig(route: ", cache: { default_ttl: 1h }")
     let server: ProxyServer
     let clientFD: Int32
     let request = Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
