@@ -31,12 +31,13 @@ let package = Package(
         .target(name: "SluiceHTTP", dependencies: ["SluiceBuffers"], swiftSettings: hot),
         .target(
             name: "SluiceBalancing", dependencies: [.product(name: "DequeModule", package: "swift-collections")], swiftSettings: hot),
+        .target(name: "SluiceCache", dependencies: ["SluiceHTTP", "SluiceBuffers"], path: "Sources/SluiceCache", swiftSettings: hot),
         .target(name: "SluiceConfig", dependencies: ["Yams", "SluiceSystem"]),
         .target(
             name: "SluiceProxy",
             dependencies: [
                 "SluiceSystem", "SluiceBuffers", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig",
-                "SluiceTLS", .product(name: "Logging", package: "swift-log"),
+                "SluiceCache", "SluiceTLS", .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: hot),
@@ -69,6 +70,7 @@ let package = Package(
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),
+        .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceHTTP"]),
         .testTarget(
             name: "SluiceProxyTests",
             dependencies: ["SluiceProxy", "SluiceBackend", "SluiceConfig", "SluiceSystem", "SluiceHTTP"]),

@@ -13,6 +13,8 @@ public struct Config: Sendable {
     public var accessLog: AccessLogConfig
     public var limits: GlobalLimits
     public var timeouts: Timeouts
+    /// The top-level `cache` block: memory of the response cache (used by routes with `cache`).
+    public var cache = CacheMemoryConfig()
     public var listeners: [ListenerConfig]
     public var clusters: [ClusterConfig]
 
@@ -96,6 +98,34 @@ public struct RouteConfig: Sendable {
     public var priority: RequestPriority = .normal
     /// Per-client request rate (GCRA), or nil.
     public var rateLimit: RateLimitConfig? = nil
+    /// The route's response cache (RFC 9111), or nil: not cached.
+    public var cache: RouteCacheConfig? = nil
+}
+
+/// The top-level `cache` block: one memory budget for every cached route of the process.
+public struct CacheMemoryConfig: Sendable, Equatable {
+    /// All stored responses together (heads and bodies); least recently used go first.
+    public var maxSize = 256 * 1024 * 1024
+    /// Larger responses are streamed to the client and never stored.
+    public var maxObject = 2 * 1024 * 1024
+    public init() {}
+}
+
+/// A route's `cache` block (DESIGN §3 "Cache"). Durations in nanoseconds.
+public struct RouteCacheConfig: Sendable, Equatable {
+    /// Freshness of a response that states none (0: only what the response allows explicitly).
+    public var defaultTTL: UInt64 = 0
+    /// Cap on any freshness lifetime.
+    public var maxTTL: UInt64 = 3_600_000_000_000
+    /// Serve stale while refreshing in the background, unless the response says otherwise.
+    public var staleWhileRevalidate: UInt64 = 0
+    /// Serve stale when the backend fails (5xx, refused, all down), unless the response says otherwise.
+    public var staleIfError: UInt64 = 0
+    /// Serve stale instead of the 503 admission would send.
+    public var staleIfOverloaded: UInt64 = 0
+    /// One backend fetch per key at a time; concurrent misses share it.
+    public var coalesce = true
+    public init() {}
 }
 
 /// A route's `priority`: in a queue critical goes before normal, normal before sheddable.

@@ -62,7 +62,7 @@ public enum ConfigLoader {
         guard
             let m = MappingReader(
                 root, ctx, what: "the configuration",
-                known: ["workers", "admin", "access_log", "limits", "timeouts", "listeners", "clusters"])
+                known: ["workers", "admin", "access_log", "cache", "limits", "timeouts", "listeners", "clusters"])
         else { return nil }
         var workers = ProcessInfo.processInfo.activeProcessorCount
         if let (w, n) = m.scalar("workers"), w != "auto" {
@@ -91,6 +91,15 @@ public enum ConfigLoader {
             }
             limits.maxRequestHeaders = l.int("max_request_headers", limits.maxRequestHeaders, 1...10_000)
             limits.maxRequestBody = l.size("max_request_body", limits.maxRequestBody)
+        }
+        var cache = CacheMemoryConfig()
+        if let n = m.node("cache"), let c = MappingReader(n, ctx, what: "cache", known: ["max_size", "max_object"]) {
+            cache.maxSize = c.size("max_size", cache.maxSize)
+            cache.maxObject = c.size("max_object", cache.maxObject)
+            if cache.maxSize < 1 << 20 { ctx.error(c.node("max_size"), "cache.max_size must be at least 1MiB") }
+            if cache.maxObject < 1024 || cache.maxObject > cache.maxSize / 4 {
+                ctx.error(c.node("max_object"), "cache.max_object must be from 1KiB to a quarter of cache.max_size")
+            }
         }
         var timeouts = Timeouts()
         if let n = m.node("timeouts"),
@@ -145,9 +154,11 @@ public enum ConfigLoader {
                 )
             }
         }
-        return Config(
+        var config = Config(
             path: file, workers: workers, admin: admin, accessLog: accessLog, limits: limits, timeouts: timeouts,
             listeners: listeners, clusters: clusters)
+        config.cache = cache
+        return config
     }
 
     static func decodeAdmin(_ node: Node?, _ ctx: DecodeContext) -> AdminConfig? {

@@ -52,7 +52,7 @@ enum ListenerDecoder {
     }
 
     static func decodeRoute(_ node: Node, what: String, _ ctx: DecodeContext, clusterNames: Set<String>) -> RouteConfig? {
-        guard let m = MappingReader(node, ctx, what: what, known: ["match", "cluster", "split", "priority", "rate_limit"]) else {
+        guard let m = MappingReader(node, ctx, what: what, known: ["match", "cluster", "split", "priority", "rate_limit", "cache"]) else {
             return nil
         }
         var host: String? = nil
@@ -100,7 +100,30 @@ enum ListenerDecoder {
             }
         }
         if let r = m.node("rate_limit") { route.rateLimit = decodeRateLimit(r, what: "\(what).rate_limit", ctx) }
+        if let c = m.node("cache") { route.cache = decodeCache(c, what: "\(what).cache", ctx) }
         return route
+    }
+
+    /// A route's `cache: { default_ttl, max_ttl, stale_while_revalidate, stale_if_error,
+    /// stale_if_overloaded, coalesce }`; an empty mapping (`cache: {}`) takes every default.
+    static func decodeCache(_ node: Node, what: String, _ ctx: DecodeContext) -> RouteCacheConfig? {
+        var c = RouteCacheConfig()
+        if let s = node.scalar, s.style == .plain, ["", "null", "~"].contains(s.string) { return c }
+        guard
+            let m = MappingReader(
+                node, ctx, what: what,
+                known: ["default_ttl", "max_ttl", "stale_while_revalidate", "stale_if_error", "stale_if_overloaded", "coalesce"])
+        else { return nil }
+        c.defaultTTL = m.duration("default_ttl", c.defaultTTL)
+        c.maxTTL = m.duration("max_ttl", c.maxTTL, allowZero: false)
+        c.staleWhileRevalidate = m.duration("stale_while_revalidate", c.staleWhileRevalidate)
+        c.staleIfError = m.duration("stale_if_error", c.staleIfError)
+        c.staleIfOverloaded = m.duration("stale_if_overloaded", c.staleIfOverloaded)
+        c.coalesce = m.bool("coalesce", c.coalesce)
+        if c.defaultTTL > c.maxTTL {
+            ctx.error(m.node("default_ttl") ?? node, "\(what).default_ttl must not be longer than max_ttl")
+        }
+        return c
     }
 
     /// `rate_limit: { key: client_ip | header:NAME, rate: 20/s | 600/m, burst: 40 }`.

@@ -152,6 +152,8 @@ extension Worker {
                 s.queuedAt = 0
                 s.shed(reason)
                 s.drive()  // send the 503 now: this session has no event of its own coming
+            case .cacheNotice(let e):
+                receiveCacheNotice(e)
             }
         }
     }

@@ -1,3 +1,4 @@
+import SluiceCache
 import SluiceEventLoop
 import Synchronization
 
@@ -8,6 +9,8 @@ enum AdmissionMessage: Sendable {
     case wake(ticket: UInt64, admission: ClusterAdmission)
     /// The queue shed this waiter: answer 503.
     case shed(ticket: UInt64, reason: ShedReason)
+    /// A cache fill this worker's connections wait on moved (`Worker+Cache`).
+    case cacheNotice(CacheEntry)
 }
 
 /// A worker's mailbox for `AdmissionMessage`s from the other workers: a short locked append,

@@ -33,6 +33,7 @@ extension ClientConnection {
     /// chunk, so the client sees a visibly cut response, never a clean-looking one.
     func cut() {
         guard phase == .exchange else { return }
+        if cacheRoute != nil || cacheReader != nil { settleCache(completed: false) }
         logExchange(aborted: true)
         endRetryAccounting()
         closeUpstream()
@@ -49,6 +50,7 @@ extension ClientConnection {
 
     func close() {
         guard phase != .closed else { return }
+        if cacheRoute != nil || cacheReader != nil { settleCache(completed: false) }
         endRetryAccounting()  // a connection that ends mid-retry gives its budget slot back
         phase = .closed
         closeUpstream()

@@ -94,6 +94,13 @@ extension ClientConnection {
             let wc = listener.clusters[worker.pickCluster(listener: listener, route: routeIndex)]
             if wc.runtime.balance == .hash { hashKey = computeHashKey(p, wc.runtime) }
             c = wc
+            cluster = wc
+            cacheResult = nil
+            if let rc = router.routes[routeIndex].cache, let store = snap.cache,
+                head.method == .get || head.method == .head, head.framing == .none
+            {
+                prepareCache(p, rc, store, host: hostStart..<hostEnd)
+            }
         }
         b.consume(headLength)
         headStarted = false
@@ -117,11 +124,14 @@ extension ClientConnection {
         case .none, .untilClose:
             requestBody = .none
         }
-        run(
-            exchange.routed(
-                Exchange.Policy(
-                    connect: rt.connectTimeout, response: rt.responseTimeout, queue: rt.config.limits?.queueTimeout ?? 0,
-                    tunnelIdle: snap.timeouts.clientIdle, retries: rt.retries)))
+        let policy = Exchange.Policy(
+            connect: rt.connectTimeout, response: rt.responseTimeout, queue: rt.config.limits?.queueTimeout ?? 0,
+            tunnelIdle: snap.timeouts.clientIdle, retries: rt.retries)
+        if cacheRoute != nil {
+            exchange.policy = policy
+            if answerFromCache() { return }
+        }
+        run(exchange.routed(policy))
     }
 
     nonisolated(unsafe) static let slash: UnsafeRawPointer = {
@@ -212,9 +222,11 @@ extension ClientConnection {
         case .replay:
             replay()
         case .answer(let e):
+            if e.status >= 500 && cacheRoute != nil && serveStale(onError: true) { return }
             sendError(e.status, e.reason, retryAfter: e.retryAfter, keepAlive: exchange.connectionContinues)
         case .shed(let reason):
             if queueTicket != 0 { worker.dequeue(self, shedNow: true) }
+            if cacheRoute != nil && serveStale(onError: reason == .noBackend) { return }
             worker.countShed(cluster, reason, lane: lane)
             sendError(503, reason.answer, retryAfter: worker.retryAfter(cluster, reason), keepAlive: exchange.connectionContinues)
         case .finish(let reuse):

@@ -6,7 +6,10 @@ import SluiceSystem
 extension ClientConnection {
     /// Exchange phase: request body out, response in, both bounded by the high-water mark.
     func pumpExchange() -> Bool {
-        guard let up = upstream else { return false }
+        guard let up = upstream else {
+            if let e = cacheReader { return pumpCache(e) }
+            return false
+        }
         var progress = false
         if up.failed && !up.connected {
             run(exchange.upstreamFailed(.connect(timedOut: false)))
@@ -99,6 +102,7 @@ extension ClientConnection {
         let b = up.channel.inBuf!
         let p = UnsafeRawPointer(b.readPointer)
         let s = response.status
+        if s >= 500 && cacheStale != nil && serveStale(onError: true) { return }  // stale-if-error
         if s >= 200 && s != 101, let c = cluster?.runtime, let be = backend {
             if c.outlier != nil { worker.recordOutcome(c, be, success: s < 500) }
             // One branch when not adaptive; else two relaxed adds (`AdaptiveLimit.record`).
@@ -122,6 +126,7 @@ extension ClientConnection {
             if case .contentLength(let n) = exchange.responseFraming { responseRemaining = n }
             if case .chunked = exchange.responseFraming { responseChunked.reset() }
             writeResponseHead(p, mode: mode, upgrade: false)
+            if cacheRoute != nil { appendCacheStatus(fillHead(p)) }
             b.consume(length)
             if exchange.responseFraming == .none { run(exchange.responseEnded()) }
         default:
@@ -144,6 +149,7 @@ extension ClientConnection {
         case .contentLength:
             let take = min(responseRemaining, b.readableCount, room)
             o.append(UnsafeRawPointer(b.readPointer), take)
+            if cacheStoring { keepFillBytes(UnsafeRawBufferPointer(start: b.readPointer, count: take)) }
             b.consume(take)
             bytesSent += take
             responseRemaining -= take
@@ -153,8 +159,10 @@ extension ClientConnection {
             var sent = 0
             do {
                 let input = UnsafeRawBufferPointer(start: b.readPointer, count: min(b.readableCount, room))
+                let keep = cacheStoring
                 let used = try responseChunked.decode(input) { piece in
                     if mode == .chunked { ChunkedEncoder.append(piece, to: o) } else { o.append(piece) }
+                    if keep { keepFillBytes(piece) }
                     sent += piece.count
                 }
                 b.consume(used)
@@ -169,6 +177,7 @@ extension ClientConnection {
             }
         case .untilClose:
             let take = min(b.readableCount, room)
+            if cacheStoring { keepFillBytes(UnsafeRawBufferPointer(start: b.readPointer, count: take)) }
             if clientBodyMode == .chunked {
                 ChunkedEncoder.append(UnsafeRawBufferPointer(start: b.readPointer, count: take), to: o)
             } else {
@@ -188,6 +197,7 @@ extension ClientConnection {
 
     /// The response is complete: return the backend connection when clean, log, go on.
     func finishExchange(reuse: Bool) {
+        if cacheRoute != nil || cacheReader != nil { settleCache(completed: exchange.state == .done) }
         releaseBackendSlot()
         endRetryAccounting()
         if let up = upstream {
@@ -221,6 +231,7 @@ extension ClientConnection {
     /// `keepAlive` (a refusal of a request read whole: the next request may follow).
     func sendError(_ code: Int, _ reason: StaticString, retryAfter: Int? = nil, keepAlive: Bool = false) {
         closeUpstream()
+        if cacheRoute != nil || cacheReader != nil { settleCache(completed: false) }
         let goesOn = keepAlive && phase == .exchange && !worker.draining && !listener.removed
         bytesSent = ErrorResponse.write(status: code, reason: reason, retryAfter: retryAfter, close: !goesOn, into: ensureOut())
         if goesOn {

@@ -1,5 +1,6 @@
 import SluiceBalancing
 import SluiceBuffers
+import SluiceCache
 import SluiceEventLoop
 import SluiceHTTP
 import SluiceSystem
@@ -109,6 +110,29 @@ final class ClientConnection: EventHandler, TimerTarget {
     var hashKey: UInt64 = 0
     /// The client address hashed for `hash_on: client_ip` (0: not computed yet).
     var clientIPHash: UInt64 = 0
+
+    // The response cache (ClientConnection+Cache), for an exchange of a cached route.
+    var cacheRoute: RouteCache?
+    var cacheStore: CacheStore?
+    var cachePlan = CachePlan.none
+    var cacheRequest = RequestFacts()
+    var cacheRequestWall: Int64 = 0
+    /// The primary key (host and target) and its hash; the buffer keeps its capacity.
+    var cacheKey: [UInt8] = []
+    var cacheHash: UInt64 = 0
+    var varyScratch: [UInt8] = []
+    /// The entry the answer streams from (a hit, or the fill a coalesced waiter shares).
+    var cacheReader: CacheEntry?
+    var cacheOffset = 0
+    /// The fill this exchange fetches; `cacheStoring` once its head was found storable.
+    var cacheFill: CacheEntry?
+    var cacheStoring = false
+    /// The fill refreshes a stale entry (`fwd=stale`).
+    var cacheFillStale = false
+    /// A stale entry that may answer in place of a failure (stale-if-error, -if-overloaded).
+    var cacheStale: CacheEntry?
+    var cacheBypassStatus: StaticString = "sluice; fwd=bypass"
+    var cacheResult: CacheResult?
 
     /// Backend indices tried by the current exchange (the admission queue reads and resets it).
     var tried: [Int] {

@@ -16,8 +16,12 @@ extension Exchange {
         case sending
         /// The request fully sent; the response head due within `response`.
         case awaitingHead
-        /// The response body streaming; `response` is the longest silence.
+        /// The response body streaming (from a backend, or from the cache); `response` is the
+        /// longest silence.
         case streaming
+        /// Waiting for the head of a response another exchange is fetching for the same cache
+        /// key (coalescing); `response` bounds the wait.
+        case coalescing
         /// After 101: bytes both ways; `client_idle` of inactivity ends it.
         case tunnel
         /// Sluice answered (an error page) or the exchange ended early; no deadline.

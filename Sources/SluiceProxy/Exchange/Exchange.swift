@@ -313,6 +313,7 @@ struct Exchange {
             deadline = .max
             return .blame(.responseTimeout)
         case .streaming: return cut()  // the body stalled: the client must see a cut response
+        case .coalescing: return fail(ErrorAnswer(504, "the shared response did not arrive in time"))
         case .tunnel:
             state = .answered
             deadline = .max
@@ -327,6 +328,46 @@ struct Exchange {
         deadline = .max
         defer { countedInBudget = false }
         return countedInBudget
+    }
+
+    // MARK: the cache (DESIGN §5: a hit is an exchange that needs no backend; a coalesced
+    // waiter is one fed by another's response)
+
+    /// The request waits for the head of a fill another exchange runs for its key.
+    mutating func coalesce(now: UInt64) {
+        enter(.coalescing, now &+ policy.response)
+    }
+
+    /// A stored or shared response answers the request: its head goes out now and the body
+    /// follows from the cache (`length` nil: a shared body whose end only its fill knows,
+    /// re-chunked for an HTTP/1.1 client, raw then close for HTTP/1.0). HEAD has no body.
+    mutating func cacheAnswer(status s: Int, length: Int?, draining: Bool, now: UInt64) -> ClientBodyMode {
+        status = s
+        upstreamReusable = false
+        if method == .head || s == 304 || s == 204 {
+            responseFraming = .none
+            bodyMode = .none
+        } else if let length {
+            responseFraming = length == 0 ? .none : .contentLength(length)
+            bodyMode = length == 0 ? .none : .raw
+        } else {
+            responseFraming = .chunked
+            bodyMode = clientIsHTTP11 ? .chunked : .raw
+            if !clientIsHTTP11 { keepAlive = false }
+        }
+        if draining { keepAlive = false }
+        responseStarted = true
+        enter(.streaming, now &+ policy.response)
+        return bodyMode
+    }
+
+    /// The fill this request waited on gave up before sharing a body: the request goes to a
+    /// backend itself, as a miss.
+    mutating func coalescingEnded() -> ExchangeAction {
+        guard state == .coalescing else { return .wait }
+        state = .routing
+        deadline = .max
+        return .pick(failover: false)
     }
 
     // MARK: private

@@ -33,6 +33,8 @@ struct MetricTotals: Equatable {
     var shed: [String: [Int]] = [:]
     /// Retries, by cluster name, then by `RetryReason.rawValue`.
     var retries: [String: [Int]] = [:]
+    /// Requests of cached routes, by cluster name, then by `CacheResult.rawValue`.
+    var cache: [String: [Int]] = [:]
     /// TLS handshakes by listener name: `[succeeded, failed]`.
     var handshakes: [String: [Int]] = [:]
     /// Backend responses by `backend id × WorkerMetrics.codes + code` (ids never change for a
@@ -46,6 +48,7 @@ struct MetricTotals: Equatable {
         for (name, d) in other.durations { durations[name, default: DurationHistogram()].add(d) }
         Self.add(other.shed, into: &shed)
         Self.add(other.retries, into: &retries)
+        Self.add(other.cache, into: &cache)
         Self.add(other.handshakes, into: &handshakes)
         Self.add(other.backendCodes, into: &backendCodes)
     }
@@ -53,6 +56,7 @@ struct MetricTotals: Equatable {
     /// Adds `counts` to the row of `name` (created with as many zeros when missing).
     mutating func add(shed counts: ArraySlice<Int>, cluster name: String) { Self.add(counts, to: name, in: &shed) }
     mutating func add(retries counts: ArraySlice<Int>, cluster name: String) { Self.add(counts, to: name, in: &retries) }
+    mutating func add(cache counts: ArraySlice<Int>, cluster name: String) { Self.add(counts, to: name, in: &cache) }
     mutating func add(handshakes counts: ArraySlice<Int>, listener name: String) {
         Self.add(counts, to: name, in: &handshakes)
     }

@@ -81,6 +81,15 @@ struct MetricsSample {
     var clusters: [Cluster]
     /// Every worker's counters merged; names of clusters a reload removed stay in it.
     var totals: MetricTotals
+    /// The response cache's memory, and the clusters cached routes go to (nil: no cache).
+    var cache: Cache? = nil
+
+    struct Cache {
+        var bytes: Int
+        var objects: Int
+        var evictions: Int
+        var clusters: [String]
+    }
 
     /// A cluster's `(requests, 5xx answers)` over every listener (and retired names).
     func requestTotals(cluster name: String) -> (requests: Int, errors: Int) {

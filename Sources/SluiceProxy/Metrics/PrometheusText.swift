@@ -79,6 +79,7 @@ enum PrometheusText {
             }
         }
         rateLimited(s, family, line)
+        cache(s, family, line)
         family("retries_total", "counter", "Requests tried again on another backend, by cluster and reason.")
         for c in s.clusters where c.retries {
             for reason in RetryReason.allCases {
@@ -111,6 +112,29 @@ enum PrometheusText {
 
     /// `rate_limited_total`: every counted series, and 0 for each limited route's listener and
     /// cluster not yet counted. Absent (not even HELP) when nothing is rate limited.
+    /// `cache_requests_total` (every result of every cached cluster, 0 too) and the store's memory.
+    private static func cache(
+        _ s: MetricsSample, _ family: (String, String, String) -> Void, _ line: (String, String, Int) -> Void
+    ) {
+        guard let c = s.cache else { return }
+        family("cache_requests_total", "counter", "Requests of cached routes, by cluster and what the cache did.")
+        var names = c.clusters
+        for n in s.totals.cache.keys.sorted() where !names.contains(n) { names.append(n) }
+        for n in names {
+            for r in CacheResult.allCases {
+                line(
+                    "cache_requests_total", "cluster=\"\(esc(n))\",result=\"\(r.label)\"", MetricTotals.count(s.totals.cache, n, r.rawValue)
+                )
+            }
+        }
+        family("cache_bytes", "gauge", "Memory held by stored responses (heads and bodies).")
+        line("cache_bytes", "", c.bytes)
+        family("cache_objects", "gauge", "Stored responses.")
+        line("cache_objects", "", c.objects)
+        family("cache_evictions_total", "counter", "Stored responses evicted to stay within cache.max_size.")
+        line("cache_evictions_total", "", c.evictions)
+    }
+
     private static func rateLimited(
         _ s: MetricsSample, _ family: (String, String, String) -> Void, _ line: (String, String, Int) -> Void
     ) {

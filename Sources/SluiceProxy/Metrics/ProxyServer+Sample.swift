@@ -1,5 +1,6 @@
 import Foundation
 import SluiceBalancing
+import SluiceCache
 import SluiceSystem
 
 /// What one worker reports to the admin plane, gathered on its own thread: its counters by
@@ -83,12 +84,23 @@ extension ProxyServer {
                 retries: c.retries != nil, standbyShare: share.standby, allDown: share.allDown,
                 queueDepth: c.admission?.snapshot(now: now).waiting ?? 0, backends: backends)
         }
-        return MetricsSample(
+        var sample = MetricsSample(
             configPath: configPath ?? snap.config.path, generation: snap.generation, workers: workers.count,
             startedAt: startedAt, now: Date(),
             lastReload: lastReload.map { MetricsSample.Reload(success: $0.success, at: $0.at, errors: $0.errors) },
             reloadSuccesses: reloadSuccesses, reloadFailures: reloadFailures, lastReloadSuccess: lastReloadSuccess,
             listeners: listeners, clusters: clusters, totals: report.totals)
+        if let store = snap.cache {
+            var names: [String] = []
+            for l in snap.config.listeners {
+                for r in l.routes where r.cache != nil {
+                    for t in r.targets where !names.contains(t.cluster) { names.append(t.cluster) }
+                }
+            }
+            sample.cache = MetricsSample.Cache(
+                bytes: store.storedBytes, objects: store.storedObjects, evictions: store.evictions, clusters: names)
+        }
+        return sample
     }
 
     /// A backend's state now, as `/status` names it.

@@ -14,6 +14,7 @@ struct WorkerMetrics {
     /// Shed counts per cluster: one per reason × priority lane (`reason.rawValue * lanes + lane`).
     static let shedReasons = ShedReason.allCases.count * WaitQueue.lanes
     static let retryReasons = RetryReason.allCases.count
+    static let cacheResults = CacheResult.allCases.count
 
     /// The names the arrays are indexed by (the current snapshot's listeners and clusters).
     private(set) var listeners: [String] = []
@@ -29,6 +30,8 @@ struct WorkerMetrics {
     /// [cluster][ShedReason × lane], [cluster][RetryReason], [listener][succeeded, failed]
     private var shed: [Int] = []
     private var retries: [Int] = []
+    /// [cluster][CacheResult]: what the cache did for requests of cached routes.
+    private var cache: [Int] = []
     private var handshakes: [Int] = []
     /// [listener][cluster]: refused by a route's `rate_limit`.
     private var rateLimited: [Int] = []
@@ -51,6 +54,7 @@ struct WorkerMetrics {
         durationCount = Array(repeating: 0, count: c.count)
         shed = Array(repeating: 0, count: c.count * Self.shedReasons)
         retries = Array(repeating: 0, count: c.count * Self.retryReasons)
+        cache = Array(repeating: 0, count: c.count * Self.cacheResults)
         handshakes = Array(repeating: 0, count: l.count * 2)
         rateLimited = Array(repeating: 0, count: l.count * c.count)
     }
@@ -92,6 +96,19 @@ struct WorkerMetrics {
     mutating func countRetry(cluster: Int, _ reason: RetryReason) {
         guard cluster >= 0 && cluster < clusters.count else { return }
         retries[cluster * Self.retryReasons + reason.rawValue] &+= 1
+    }
+
+    /// A request of a cached route, by the current snapshot's cluster index and what the cache did.
+    @inline(__always)
+    mutating func countCache(cluster: Int, _ r: CacheResult) {
+        guard cluster >= 0 && cluster < clusters.count else { return }
+        cache[cluster * Self.cacheResults + r.rawValue] &+= 1
+    }
+
+    mutating func countRetiredCache(cluster: String, _ r: CacheResult) {
+        var row = [Int](repeating: 0, count: Self.cacheResults)
+        row[r.rawValue] = 1
+        carried.add(cache: row[...], cluster: cluster)
     }
 
     /// A TLS handshake that ended, by the current snapshot's listener index.
@@ -175,6 +192,8 @@ struct WorkerMetrics {
             }
             t.add(shed: shed[(ci * Self.shedReasons)..<((ci + 1) * Self.shedReasons)], cluster: name)
             t.add(retries: retries[(ci * Self.retryReasons)..<((ci + 1) * Self.retryReasons)], cluster: name)
+            let row = cache[(ci * Self.cacheResults)..<((ci + 1) * Self.cacheResults)]
+            if row.contains(where: { $0 > 0 }) { t.add(cache: row, cluster: name) }
         }
     }
 }

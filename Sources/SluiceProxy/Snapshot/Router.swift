@@ -1,3 +1,4 @@
+import SluiceCache
 import SluiceConfig
 
 /// Matches a request to a route (first match wins) by host and path prefix, on raw bytes.
@@ -14,6 +15,8 @@ final class Router: Sendable {
         let clusters: [Int]
         /// `priority` as a `WaitQueue` lane: 0 critical, 1 normal, 2 sheddable.
         let lane: Int
+        /// The route's response cache settings, or nil: not cached.
+        let cache: RouteCache?
     }
 
     let routes: [Route]
@@ -28,7 +31,8 @@ final class Router: Sendable {
             }
             return Route(
                 host: host, wildcard: wildcard, pathPrefix: Array((r.pathPrefix ?? "/").utf8),
-                clusters: r.targets.map { clusterIndex($0.cluster) }, lane: r.priority.rawValue)
+                clusters: r.targets.map { clusterIndex($0.cluster) }, lane: r.priority.rawValue,
+                cache: r.cache.map(RouteCache.init))
         }
     }
 
@@ -65,4 +69,18 @@ final class Router: Sendable {
 
     @inline(__always)
     static func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }
+}
+
+/// A route's `cache` block as the request path reads it: the RFC 9111 policy in seconds.
+final class RouteCache: Sendable {
+    let policy: CachePolicy
+    let coalesce: Bool
+
+    init(_ c: RouteCacheConfig) {
+        func seconds(_ ns: UInt64) -> Int { Int(ns / 1_000_000_000) }
+        policy = CachePolicy(
+            defaultTTL: seconds(c.defaultTTL), maxTTL: seconds(c.maxTTL), staleWhileRevalidate: seconds(c.staleWhileRevalidate),
+            staleIfError: seconds(c.staleIfError), staleIfOverloaded: seconds(c.staleIfOverloaded))
+        coalesce = c.coalesce
+    }
 }

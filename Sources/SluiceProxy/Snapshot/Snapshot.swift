@@ -1,4 +1,5 @@
 import SluiceBalancing
+import SluiceCache
 import SluiceConfig
 import SluiceSystem
 import SluiceTLS
@@ -29,6 +30,9 @@ final class Snapshot: Sendable {
     /// Per listener and route: its `rate_limit` (tables shared by all workers, carried over
     /// from `previous` for routes whose limit did not change).
     let rateLimits: RateLimits
+    /// The response cache, when a route has `cache` (carried over from `previous` while
+    /// `cache.max_size` and `max_object` stay the same; a change starts an empty store).
+    let cache: CacheStore?
 
     /// `tls` from `loadTLS(config)` and `upstream` from `loadUpstreamTLS(config)` (or the
     /// current snapshot's, for a runtime change of the same configuration's clusters);
@@ -55,6 +59,14 @@ final class Snapshot: Sendable {
             Router(l.routes, clusterIndex: { name in cs.firstIndex { $0.name == name } ?? 0 })
         }
         rateLimits = RateLimits(config, previous: previous) { name in cs.firstIndex { $0.name == name } ?? 0 }
+        let m = config.cache
+        if !config.listeners.contains(where: { $0.routes.contains { $0.cache != nil } }) {
+            cache = nil
+        } else if let old = previous?.cache, old.maxSize == m.maxSize, old.maxObject == m.maxObject {
+            cache = old
+        } else {
+            cache = CacheStore(maxSize: m.maxSize, maxObject: m.maxObject)
+        }
     }
 }
 

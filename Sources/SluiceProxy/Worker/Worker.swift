@@ -45,6 +45,8 @@ final class Worker: @unchecked Sendable {
     /// This worker's mailbox for the other workers' admission messages (set in `init`).
     var inbox: WorkerInbox!
     var inboxScratch: [AdmissionMessage] = []
+    /// This worker's connections waiting on each cache fill (`Worker+Cache`).
+    var cacheWaiters: [ObjectIdentifier: [ClientConnection]] = [:]
     /// Waiters the standing rule shed, collected under the queue's lock, answered after.
     var shedScratch: [Waiter] = []
     /// Requests in flight per backend id, on this worker (least_request reads it).

@@ -1,0 +1,76 @@
+import SluiceBuffers
+import SluiceHTTP
+
+/// The head of a stored response, and the head of an answer made from it.
+///
+/// Pure, loop thread. `make` runs once per stored response (it allocates the stored copy);
+/// `writeAnswer` runs per hit and allocates nothing.
+public enum StoredHead {
+    /// The status line and the end-to-end fields of `r` (RFC 9111 §3.1): hop-by-hop fields,
+    /// the fields `Connection` names, the framing (`Content-Length`, `Transfer-Encoding`) and
+    /// `Age` are left out; each line ends in CRLF, without the final empty line.
+    public static func make(_ r: ResponseHead, _ p: UnsafeRawPointer) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(r.length)
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(r.status, to: &out)
+        out.append(0x20)
+        for i in r.reasonStart..<r.reasonEnd { out.append(p.load(fromByteOffset: i, as: UInt8.self)) }
+        out.append(contentsOf: [13, 10])
+        for i in 0..<r.fields.count {
+            let f = r.fields[i]
+            switch f.kind {
+            case .connection, .keepAlive, .proxyConnection, .te, .transferEncoding, .trailer, .upgrade, .contentLength:
+                continue
+            default:
+                if r.connectionNamesFields && r.connectionNames(p, field: i) { continue }
+                if isAge(p, f) { continue }
+            }
+            for k in Int(f.nameStart)..<Int(f.valueEnd) { out.append(p.load(fromByteOffset: k, as: UInt8.self)) }
+            out.append(contentsOf: [13, 10])
+        }
+        return out
+    }
+
+    /// Writes an answer from `stored` (a `make` head): the stored fields, then `Age`, the
+    /// framing for `mode`, `Cache-Status`, and `Connection` as the client's connection needs.
+    /// `status`: the status line is rewritten when it differs (206, 304, 416 from a 200).
+    public static func writeAnswer(
+        _ stored: [UInt8], into o: ByteBuffer, age: Int, length: Int?, chunked: Bool, cacheStatus: StaticString,
+        keepAlive: Bool, clientIsHTTP11: Bool
+    ) {
+        stored.withUnsafeBytes { o.append($0) }
+        o.append("Age: ")
+        o.append(decimal: max(0, age))
+        o.append("\r\n")
+        if let length {
+            o.append("Content-Length: ")
+            o.append(decimal: length)
+            o.append("\r\n")
+        } else if chunked {
+            o.append("Transfer-Encoding: chunked\r\n")
+        }
+        o.append("Cache-Status: ")
+        o.append(cacheStatus)
+        o.append("\r\n")
+        if !keepAlive {
+            o.append("Connection: close\r\n")
+        } else if !clientIsHTTP11 {
+            o.append("Connection: keep-alive\r\n")
+        }
+        o.append("\r\n")
+    }
+
+    @inline(__always)
+    static func isAge(_ p: UnsafeRawPointer, _ f: HeaderField) -> Bool {
+        guard f.nameEnd - f.nameStart == 3 else { return false }
+        let a = p.load(fromByteOffset: Int(f.nameStart), as: UInt8.self) | 0x20
+        let g = p.load(fromByteOffset: Int(f.nameStart) + 1, as: UInt8.self) | 0x20
+        let e = p.load(fromByteOffset: Int(f.nameStart) + 2, as: UInt8.self) | 0x20
+        return a == UInt8(ascii: "a") && g == UInt8(ascii: "g") && e == UInt8(ascii: "e")
+    }
+
+    static func appendDecimal(_ v: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: String(v).utf8)
+    }
+}

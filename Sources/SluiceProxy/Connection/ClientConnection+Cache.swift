@@ -1,0 +1,445 @@
+import SluiceBuffers
+import SluiceCache
+import SluiceHTTP
+import SluiceSystem
+
+/// What the cache did for one request (`cache_requests_total{result}`, the access log's
+/// `cache` field). Raw values index the per-cluster counters.
+enum CacheResult: Int, CaseIterable {
+    case hit = 0, miss, stale, revalidated, coalesced, bypass
+
+    var label: String {
+        switch self {
+        case .hit: return "hit"
+        case .miss: return "miss"
+        case .stale: return "stale"
+        case .revalidated: return "revalidated"
+        case .coalesced: return "coalesced"
+        case .bypass: return "bypass"
+        }
+    }
+}
+
+/// What the lookup decided, before the request head is consumed (`prepareCache`), run after
+/// the route's checks (`answerFromCache`).
+enum CachePlan {
+    case none
+    /// Answer from this complete entry.
+    case serve(CacheEntry, status: StaticString, result: CacheResult)
+    /// The client's conditional request matches the stored response: 304.
+    case notModified(CacheEntry)
+    /// Wait for this fill's head, then stream its body as it arrives.
+    case coalesce(CacheEntry)
+    /// Go to the backend and store what comes back into this fill.
+    case fill(CacheEntry, stale: Bool)
+    /// Go to the backend, store nothing.
+    case bypass(status: StaticString)
+}
+
+/// The response cache on the request path (DESIGN §3 "Cache", docs/caching.md): a hit is an
+/// exchange that needs no backend; a coalesced waiter is an exchange fed by another's fill;
+/// a fill is a normal exchange whose response body is also kept. Loop thread.
+extension ClientConnection {
+    /// Keys longer than this are not cached (counted as bypass).
+    static let maxCacheKey = 4096
+    /// How long a key found uncacheable goes straight to the backend (hit for miss).
+    static let hitForMissNanos: UInt64 = 10_000_000_000
+
+    /// Looks the request up while its head is still in the buffer (`p`): GET and HEAD of a
+    /// route with `cache`. Sets `cachePlan`.
+    func prepareCache(_ p: UnsafeRawPointer, _ rc: RouteCache, _ store: CacheStore, host: Range<Int>) {
+        cacheRoute = rc
+        cacheStore = store
+        cacheStale = nil
+        cacheRequest = RequestFacts.read(p, head.fields)
+        cacheRequestWall = Int64(Clock.wallNanos() / 1_000_000_000)
+        // Key: host (lowercase, no port) and the target's path and query.
+        cacheKey.removeAll(keepingCapacity: true)
+        for i in host { cacheKey.append(lower(p.load(fromByteOffset: i, as: UInt8.self))) }
+        cacheKey.append(0x20)
+        let from = head.isAbsoluteForm ? head.pathStart : head.targetStart
+        if head.targetEnd - from + cacheKey.count > Self.maxCacheKey {
+            cachePlan = .bypass(status: "sluice; fwd=bypass; detail=key-too-long")
+            return
+        }
+        for i in from..<head.targetEnd { cacheKey.append(p.load(fromByteOffset: i, as: UInt8.self)) }
+        let now = worker.loop.now
+        let found = cacheKey.withUnsafeBytes { key -> CacheStore.Lookup in
+            cacheHash = store.hash(key)
+            return store.lookup(key, hash: cacheHash, now: now) { e in
+                VaryKey.values(of: e.varyNames, p, head.fields, into: &varyScratch)
+                return varyScratch.withUnsafeBytes { e.matches(variant: $0) }
+            }
+        }
+        let get = head.method == .get
+        switch found {
+        case .stored(let e, let fill):
+            switch CacheRules.serve(e.freshness, request: cacheRequest, now: now) {
+            case .fresh:
+                cachePlan = notModified(p, e) ? .notModified(e) : .serve(e, status: "sluice; hit", result: .hit)
+            case .staleWhileRevalidate where fill != nil || !get:
+                cachePlan = .serve(e, status: "sluice; hit; detail=stale-while-revalidate", result: .stale)
+            case .staleWhileRevalidate, .revalidate:
+                cacheStale = e
+                if let fill, rc.coalesce {
+                    cachePlan = .coalesce(fill)
+                } else if get, cacheRequest.cc.noStore == false {
+                    cachePlan = .fill(beginFill(store), stale: true)
+                } else {
+                    cachePlan = .bypass(status: "sluice; fwd=stale")
+                }
+            }
+        case .filling(let fill):
+            cachePlan = rc.coalesce ? .coalesce(fill) : .bypass(status: "sluice; fwd=miss")
+        case .hitForMiss:
+            cachePlan = .bypass(status: "sluice; fwd=uri-miss; detail=hit-for-miss")
+        case .miss:
+            if !get {
+                cachePlan = .bypass(status: "sluice; fwd=method")
+            } else if cacheRequest.cc.noStore {
+                cachePlan = .bypass(status: "sluice; fwd=request")
+            } else {
+                cachePlan = .fill(beginFill(store), stale: false)
+            }
+        }
+    }
+
+    private func beginFill(_ store: CacheStore) -> CacheEntry {
+        cacheKey.withUnsafeBytes { store.beginFill($0, hash: cacheHash) }
+    }
+
+    private func notModified(_ p: UnsafeRawPointer, _ e: CacheEntry) -> Bool {
+        guard cacheRequest.hasConditional, e.status == 200 else { return false }
+        if let tag = e.etag {
+            return tag.withUnsafeBytes {
+                Conditional.notModified(request: p, head.fields, storedETag: $0, storedLastModified: e.lastModified)
+            }
+        }
+        return Conditional.notModified(request: p, head.fields, storedETag: nil, storedLastModified: e.lastModified)
+    }
+
+    @inline(__always) private func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }
+
+    /// After routing: answers from the cache or joins a fill (true), or lets the request go to
+    /// a backend (false), as a fill or a bypass.
+    func answerFromCache() -> Bool {
+        let plan = cachePlan
+        cachePlan = .none
+        switch plan {
+        case .none:
+            return false
+        case .serve(let e, let status, let result):
+            count(result)
+            startCachedAnswer(e, status: status)
+            return true
+        case .notModified(let e):
+            count(.hit)
+            startNotModified(e)
+            return true
+        case .coalesce(let e):
+            count(.coalesced)
+            cacheReader = e
+            exchange.coalesce(now: worker.loop.now)
+            worker.addCacheWaiter(self, e)
+            return true
+        case .fill(let e, let stale):
+            cacheFill = e
+            cacheFillStale = stale
+            return false
+        case .bypass(let status):
+            count(.bypass)
+            cacheBypassStatus = status
+            return false
+        }
+    }
+
+    func count(_ r: CacheResult) {
+        cacheResult = r
+        worker.countCache(cluster, r)
+    }
+
+    // MARK: answers from the cache
+
+    /// Answers from complete entry `e`: its head now, its body from the pumps.
+    func startCachedAnswer(_ e: CacheEntry, status: StaticString) {
+        let now = worker.loop.now
+        let mode = exchange.cacheAnswer(status: e.status, length: e.length, draining: worker.draining, now: now)
+        StoredHead.writeAnswer(
+            e.head, into: ensureOut(), age: CacheRules.currentAge(e.freshness, now: now), length: e.length, chunked: false,
+            cacheStatus: status, keepAlive: exchange.keepAlive, clientIsHTTP11: exchange.clientIsHTTP11)
+        cacheReader = e
+        cacheOffset = 0
+        if mode == .none { finishCachedAnswer() }
+    }
+
+    /// 304 Not Modified from a stored response (RFC 9110 §15.4.5: the stored validators and
+    /// caching fields, no body).
+    func startNotModified(_ e: CacheEntry) {
+        let now = worker.loop.now
+        _ = exchange.cacheAnswer(status: 304, length: 0, draining: worker.draining, now: now)
+        let o = ensureOut()
+        o.append("HTTP/1.1 304 Not Modified\r\n")
+        e.head.withUnsafeBytes { h in
+            // The stored fields after the status line, minus the representation's own.
+            var i = 0
+            while i + 1 < h.count && !(h[i] == 13 && h[i + 1] == 10) { i += 1 }
+            i += 2
+            while i < h.count {
+                var j = i
+                while j + 1 < h.count && !(h[j] == 13 && h[j + 1] == 10) { j += 1 }
+                let line = UnsafeRawBufferPointer(rebasing: h[i..<j])
+                if !Self.startsWith(line, "content-type:") && !Self.startsWith(line, "content-encoding:") {
+                    o.append(line)
+                    o.append("\r\n")
+                }
+                i = j + 2
+            }
+        }
+        o.append("Age: ")
+        o.append(decimal: CacheRules.currentAge(e.freshness, now: now))
+        o.append("\r\nCache-Status: sluice; hit\r\n")
+        if !exchange.keepAlive {
+            o.append("Connection: close\r\n")
+        } else if !exchange.clientIsHTTP11 {
+            o.append("Connection: keep-alive\r\n")
+        }
+        o.append("\r\n")
+        finishCachedAnswer()
+    }
+
+    static func startsWith(_ line: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
+        guard line.count >= prefix.utf8CodeUnitCount else { return false }
+        let q = prefix.utf8Start
+        for k in 0..<prefix.utf8CodeUnitCount where (line[k] | 0x20) != q[k] && line[k] != q[k] { return false }
+        return true
+    }
+
+    /// Exchange phase while the cache answers: wait for a fill's head, then copy the body from
+    /// the entry as far as it has arrived, within the high-water mark.
+    func pumpCache(_ e: CacheEntry) -> Bool {
+        if exchange.state == .coalescing {
+            switch e.state {
+            case .abandoned, .hitForMiss, .cut:
+                worker.removeCacheWaiter(self, e)
+                cacheReader = nil
+                if serveStale(onError: true) { return true }
+                if e.state == .cut {
+                    run(exchange.fail(ErrorAnswer(502, "the shared response failed")))
+                } else {
+                    run(exchange.coalescingEnded())  // the fill kept nothing: ask a backend ourselves
+                }
+                return true
+            case .filling, .complete:
+                guard e.headReady else { return false }
+                if !e.varyNames.isEmpty && !sameVariant(e) {
+                    // The fill turned out to be another variant: this request fetches its own.
+                    worker.removeCacheWaiter(self, e)
+                    cacheReader = nil
+                    run(exchange.coalescingEnded())
+                    return true
+                }
+                let now = worker.loop.now
+                let length = e.length
+                let mode = exchange.cacheAnswer(status: e.status, length: length, draining: worker.draining, now: now)
+                StoredHead.writeAnswer(
+                    e.head, into: ensureOut(), age: CacheRules.currentAge(e.freshness, now: now), length: length,
+                    chunked: mode == .chunked, cacheStatus: "sluice; fwd=miss; collapsed", keepAlive: exchange.keepAlive,
+                    clientIsHTTP11: exchange.clientIsHTTP11)
+                cacheOffset = 0
+                if mode == .none {
+                    finishCachedAnswer()
+                    return true
+                }
+            }
+        }
+        guard exchange.state == .streaming else { return false }
+        var progress = false
+        while pendingOut < Self.highWater {
+            let st = e.state
+            let available = e.body.available
+            if cacheOffset < available {
+                let o = ensureOut()
+                let n = min(available - cacheOffset, Self.highWater - o.readableCount)
+                let chunked = exchange.bodyMode == .chunked
+                if chunked {
+                    o.append(hex: n)
+                    o.append("\r\n")
+                }
+                e.body.read(from: cacheOffset, count: n) { o.append($0) }
+                if chunked { o.append("\r\n") }
+                cacheOffset += n
+                bytesSent += n
+                exchange.progress(now: worker.loop.now)
+                progress = true
+                continue
+            }
+            switch st {
+            case .complete:
+                if exchange.bodyMode == .chunked { ChunkedEncoder.appendEnd(to: ensureOut()) }
+                finishCachedAnswer()
+                return true
+            case .cut, .abandoned, .hitForMiss:
+                worker.removeCacheWaiter(self, e)
+                cacheReader = nil
+                cut()
+                return true
+            case .filling:
+                return progress
+            }
+        }
+        return progress
+    }
+
+    /// Does this request select the variant fill `e` is fetching? (Its own head is gone by
+    /// now; the forwarded copy has the same end-to-end fields.)
+    private func sameVariant(_ e: CacheEntry) -> Bool {
+        var h = RequestHead()
+        guard
+            case .complete = h.parse(
+                forwardedHead.readable, limits: RequestLimits(maxHead: 1 << 20, maxRequestLine: 1 << 20, maxFields: 10_000))
+        else { return false }
+        VaryKey.values(of: e.varyNames, UnsafeRawPointer(forwardedHead.readPointer), h.fields, into: &varyScratch)
+        return varyScratch.withUnsafeBytes { e.matches(variant: $0) }
+    }
+
+    private func finishCachedAnswer() {
+        if let e = cacheReader { worker.removeCacheWaiter(self, e) }
+        cacheReader = nil
+        run(exchange.responseEnded())
+    }
+
+    /// Serves the stale entry kept by the lookup in place of a failure (`onError`: 5xx,
+    /// refused, all down; else: admission shed it) when its window allows. True when it did.
+    func serveStale(onError: Bool) -> Bool {
+        guard let st = cacheStale, !exchange.responseStarted else { return false }
+        let now = worker.loop.now
+        let ok =
+            onError
+            ? CacheRules.mayServeOnError(st.freshness, request: cacheRequest, now: now)
+            : CacheRules.mayServeWhenOverloaded(st.freshness, request: cacheRequest, now: now)
+        guard ok else { return false }
+        cacheStale = nil
+        dropFill()
+        closeUpstream()
+        count(.stale)
+        startCachedAnswer(st, status: onError ? "sluice; hit; detail=stale-if-error" : "sluice; hit; detail=stale-if-overloaded")
+        return true
+    }
+
+    // MARK: fills
+
+    /// The fill's final response head arrived (`p`, `response`): store it or give up; returns
+    /// the `Cache-Status` to add to the client's head.
+    func fillHead(_ p: UnsafeRawPointer) -> StaticString {
+        guard let fill = cacheFill, let rc = cacheRoute, let store = cacheStore else {
+            return cacheBypassStatus
+        }
+        let facts = ResponseFacts.read(p, response.fields, status: response.status)
+        var reason = CacheRules.storability(method: exchange.method, request: cacheRequest, response: facts, policy: rc.policy)
+        let length = response.framing(requestMethod: exchange.method).knownLength
+        if reason == nil, let length, length > store.maxObject { reason = .noFreshness }
+        guard reason == nil else {
+            // What the response itself makes uncacheable is remembered (hit for miss); an error,
+            // a partial or not-modified answer to this request's own headers, is not.
+            let uncacheable: Bool
+            switch reason! {
+            case .noStore, .privateResponse, .setCookie, .varyStar, .varyTooMany, .noFreshness: uncacheable = true
+            case .status: uncacheable = response.status < 500 && response.status != 304
+            case .method, .requestNoStore, .authorization, .partialContent: uncacheable = false
+            }
+            dropFill(hitForMissUntil: uncacheable ? worker.loop.now &+ Self.hitForMissNanos : 0)
+            count(cacheFillStale ? .revalidated : .miss)
+            return cacheFillStale ? "sluice; fwd=stale" : "sluice; fwd=miss"
+        }
+        let now = worker.loop.now
+        let wall = Int64(Clock.wallNanos() / 1_000_000_000)
+        var variant: [UInt8] = []
+        if !facts.vary.names.isEmpty {
+            var h = RequestHead()
+            if case .complete = h.parse(
+                forwardedHead.readable, limits: RequestLimits(maxHead: 1 << 20, maxRequestLine: 1 << 20, maxFields: 10_000))
+            {
+                VaryKey.values(of: facts.vary.names, UnsafeRawPointer(forwardedHead.readPointer), h.fields, into: &variant)
+            }
+        }
+        var etag: [UInt8]? = nil
+        if let t = facts.etag { etag = Array(UnsafeRawBufferPointer(start: p + t.start, count: t.end - t.start)) }
+        _ = store.prepareBody(fill, length: length)
+        fill.setHead(
+            status: response.status, head: StoredHead.make(response, p), varyNames: facts.vary.names, variant: variant,
+            etag: etag, lastModified: facts.lastModified,
+            freshness: CacheRules.storedFreshness(
+                facts, policy: rc.policy, requestTimeWall: cacheRequestWall, responseTimeWall: wall, storedAt: now),
+            contentLength: length)
+        cacheStoring = true
+        count(cacheFillStale ? .revalidated : .miss)
+        worker.announce(fill)
+        return cacheFillStale ? "sluice; fwd=stale; stored" : "sluice; fwd=miss; stored"
+    }
+
+    /// Keeps body bytes the fill forwarded (after de-chunking); a body past `max_object`
+    /// stops the fill (its waiters are cut, the key bypasses for a while).
+    @inline(__always)
+    func keepFillBytes(_ piece: UnsafeRawBufferPointer) {
+        guard cacheStoring, let fill = cacheFill else { return }
+        if fill.body.append(piece) {
+            worker.announce(fill)
+        } else {
+            dropFill(hitForMissUntil: worker.loop.now &+ Self.hitForMissNanos)
+        }
+    }
+
+    /// The fill ends without a stored response: its waiters learn it (abandoned before any
+    /// body was shared, cut after).
+    func dropFill(hitForMissUntil: UInt64 = 0) {
+        guard let fill = cacheFill, let store = cacheStore else { return }
+        cacheFill = nil
+        let shared = cacheStoring
+        cacheStoring = false
+        store.drop(fill, as: shared ? .cut : .abandoned, hitForMissUntil: hitForMissUntil)
+        worker.announce(fill)
+    }
+
+    /// The exchange ends (`completed`: its response went out whole): a fill that kept the
+    /// whole body is stored, any other is dropped; a waiter leaves its fill.
+    func settleCache(completed: Bool) {
+        if let fill = cacheFill, let store = cacheStore {
+            if completed && cacheStoring {
+                cacheFill = nil
+                cacheStoring = false
+                store.complete(fill, now: worker.loop.now)
+                worker.announce(fill)
+            } else {
+                dropFill()
+            }
+        }
+        if let e = cacheReader {
+            worker.removeCacheWaiter(self, e)
+            cacheReader = nil
+        }
+        cacheRoute = nil
+        cacheStore = nil
+        cacheStale = nil
+        cachePlan = .none
+    }
+
+    /// Adds `Cache-Status` to a response head just written to the client (a cached route).
+    func appendCacheStatus(_ status: StaticString) {
+        let o = ensureOut()
+        o.writeIndex -= 2  // before the head's final CRLF
+        o.append("Cache-Status: ")
+        o.append(status)
+        o.append("\r\n\r\n")
+    }
+}
+
+extension BodyFraming {
+    /// The body length when the framing states it (0 for no body).
+    var knownLength: Int? {
+        switch self {
+        case .none: return 0
+        case .contentLength(let n): return n
+        case .chunked, .untilClose: return nil
+        }
+    }
+}
