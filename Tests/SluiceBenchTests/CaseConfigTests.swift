@@ -14,8 +14,7 @@ import Testing
     }
 
     @Test func sluiceConfigOfEveryCaseDecodes() throws {
-        // hot-page's `cache:` keys decode once SluiceConfig has them (HotPageCaseTests).
-        for c in BenchCase.allCases where c != .hotPage {
+        for c in BenchCase.allCases {
             let cfg = try sluice(c)
             #expect(cfg.clusters.count == 1)
             #expect(cfg.clusters[0].backends.count == 2)

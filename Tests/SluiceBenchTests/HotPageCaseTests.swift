@@ -1,3 +1,4 @@
+import SluiceConfig
 import Testing
 
 @testable import SluiceBenchKit
@@ -50,6 +51,22 @@ import Testing
         #expect(text.contains("\ncache: { max_size: 64MiB, max_object: 1MiB }\n"))
         let flash = CaseConfigs.sluice(CaseConfigs.Input(plan: CasePlan.make(.flashSale)), port: 8080, backends: backends, workers: 1)
         #expect(!flash.contains("cache"))
+    }
+
+    @Test func sluiceConfigDecodesWithTheCacheKeys() throws {
+        let text = CaseConfigs.sluice(CaseConfigs.Input(plan: CasePlan.make(.hotPage)), port: 8080, backends: backends, workers: 1)
+        let cfg = try ConfigLoader.parse(text, file: "hot-page.yaml")
+        #expect(cfg.cache.maxSize == 64 * 1024 * 1024)
+        #expect(cfg.cache.maxObject == 1024 * 1024)
+        let routes = cfg.listeners[0].routes
+        #expect(routes.map(\.pathPrefix) == ["/products/", "/"])
+        let c = try #require(routes[0].cache)
+        #expect(c.defaultTTL == 0)
+        #expect(c.staleWhileRevalidate == 5_000_000_000)
+        #expect(c.staleIfError == 60_000_000_000)
+        #expect(c.staleIfOverloaded == 60_000_000_000)
+        #expect(c.coalesce)
+        #expect(routes[1].cache == nil)
     }
 
     @Test func nginxGetsProxyCacheWithLockStaleBackgroundUpdateAndNoRequestLimit() {
