@@ -7,6 +7,9 @@
 /// | mix | route `priority: critical` / `sheddable` | `http-request set-priority-class` (queue order only) | no priorities: the `limit_req` applies to browsing only, checkout passes unlimited |
 /// | slowdown | `limits.adaptive: true` | nothing adaptive: static `maxconn` | nothing adaptive: static `max_conns` |
 /// | abuser | route `rate_limit` on `header:X-Client-Id`, 429 + exact Retry-After | `stick-table` + `sc_http_req_rate` + `http-request deny deny_status 429` (fixed `Retry-After: 1`) | `limit_req_zone $http_x_client_id` + `limit_req_status 429` (fixed `Retry-After: 1`) |
+/// | hot-page | route `cache:` (coalesce, stale while revalidating, on error, when overloaded) | `cache` section, `cache-use` / `cache-store`: no stale serving, no coalescing | `proxy_cache` + `proxy_cache_lock` + `proxy_cache_use_stale` + `proxy_cache_background_update` + `proxy_cache_revalidate`; no `limit_req` (it would hold back the hits too) |
+///
+/// The cache parts are in `CaseConfigs+Cache.swift`.
 public enum CaseConfigs {
     /// What a config depends on: the case (nil: the classic spike scenario, plain limits and
     /// nothing else), the per-backend limit, the backends' capacity, the per-client limit.
@@ -17,6 +20,8 @@ public enum CaseConfigs {
         public var rateLimit = 1
         public var burst = 1
         public var adaptive = false
+        /// The hot-page case: every target caches (nil: none does).
+        public var cache: CacheSettings?
 
         public init(plan: CasePlan) {
             benchCase = plan.benchCase
@@ -25,6 +30,7 @@ public enum CaseConfigs {
             rateLimit = plan.rateLimitPerClient ?? 1
             burst = plan.rateLimitBurst ?? 1
             adaptive = plan.adaptive
+            cache = plan.cache
         }
 
         /// The classic spike scenario: the built-in backends' limit, or 1000 for real upstreams.
@@ -49,6 +55,8 @@ public enum CaseConfigs {
         case .abuser:
             let rl = "{ key: \"header:X-Client-Id\", rate: \(plan.rateLimit)/s, burst: \(plan.burst) }"
             routes.append("      - { match: { path_prefix: /products/ }, cluster: app, rate_limit: \(rl) }")
+        case .hotPage:
+            if let c = plan.cache { routes.append(sluiceCacheRoute(c)) }
         case .flashSale, .slowdown, nil:
             break
         }
@@ -70,7 +78,7 @@ public enum CaseConfigs {
                 backends:
             \(list.joined(separator: "\n"))
                 limits: { max_requests_per_backend: \(plan.perBackend), max_queue: 1024, queue_timeout: 1s\(adaptive) }
-
+            \(plan.cache == nil ? "" : sluiceCacheMemory + "\n")
             """
     }
 
@@ -86,6 +94,8 @@ public enum CaseConfigs {
             rules.append("    http-request track-sc0 req.hdr(X-Client-Id)")
             rules.append(
                 "    http-request deny deny_status 429 hdr Retry-After 1 if { sc_http_req_rate(0) gt \(plan.rateLimit) }")
+        case .hotPage:
+            rules += haproxyCacheRules
         case .flashSale, .slowdown, nil:
             break
         }
@@ -113,7 +123,7 @@ public enum CaseConfigs {
             backend be
                 balance roundrobin
             \(list.joined(separator: "\n"))
-
+            \(plan.cache.map { haproxyCacheSection($0) + "\n" } ?? "")
             """
     }
 
@@ -143,6 +153,10 @@ public enum CaseConfigs {
                             limit_req zone=perclient burst=\(plan.burst) nodelay;
                             limit_req_status 429;
                 """
+        case .hotPage:
+            // A request rate limit runs before the cache and would refuse the hits too.
+            zones = plan.cache.map { [nginxCachePath($0, workDir: workDir)] } ?? []
+            limited = nginxCacheDirectives
         case .flashSale, .slowdown:
             break
         case nil:

@@ -1,4 +1,5 @@
-/// The four issue-8 cases as plans. Every plan stays under 60 s. Pure; any thread.
+/// The issue-8 cases as plans (each under 60 s) and the issue-9 hot page
+/// (`CasePlan+HotPage.swift`). Pure; any thread.
 extension CasePlan {
     /// The plan of `c` with these parameters.
     public static func make(_ c: BenchCase, _ p: CaseParameters = CaseParameters()) -> CasePlan {
@@ -7,6 +8,7 @@ extension CasePlan {
         case .mix: mix(p)
         case .slowdown: slowdown(p)
         case .abuser: abuser(p)
+        case .hotPage: hotPage(p)
         }
     }
 

@@ -1,4 +1,5 @@
-/// The issue-8 cases: what each one offers, second by second, and what it changes on the way.
+/// The issue-8 and issue-9 cases: what each one offers, second by second, and what it changes
+/// on the way.
 public enum BenchCase: String, CaseIterable, Sendable, Codable {
     /// Baseline, 3x the backends' capacity for 10 s, baseline, 10x for 10 s, baseline.
     case flashSale = "flash-sale"
@@ -8,6 +9,9 @@ public enum BenchCase: String, CaseIterable, Sendable, Codable {
     case slowdown
     /// Ten ordinary clients and one that sends 20x each one's rate, keyed by `X-Client-Id`.
     case abuser
+    /// Issue 9: 10x capacity on 20 cacheable URLs (`max-age=5`), then the backends down for
+    /// a while (stale-if-error), then back.
+    case hotPage = "hot-page"
 }
 
 /// A named stretch of a case's run.
@@ -51,10 +55,25 @@ public struct LoadStream: Sendable, Codable, Equatable {
     }
 }
 
-/// A scheduled change of the built-in backends: from `atSecond` on, this service time.
+/// A scheduled change of the built-in backends: from `atSecond` on, this service time; and
+/// when `running` is set, the backends are stopped (false: port closed and every connection
+/// dropped, as if their processes were killed) or started again on the same ports (true).
 public struct BackendChange: Sendable, Codable, Equatable {
     public var atSecond: Int
     public var serviceTimeMillis: Int
+    public var running: Bool? = nil
+}
+
+/// What the cache case asks of the backends and of the balancers' caches.
+public struct CacheSettings: Sendable, Codable, Equatable {
+    /// Distinct URLs of the load.
+    public var urls: Int
+    /// The backends answer with `Cache-Control: max-age=` this (seconds).
+    public var maxAge: Int
+    /// Seconds past freshness a stale answer may be served while it is refreshed.
+    public var staleWhileRevalidate: Int
+    /// Seconds past freshness a stale answer may be served when the backends fail.
+    public var staleIfError: Int
 }
 
 /// The knobs every case shares: the backends' capacity, the clients, the timeout.
@@ -69,6 +88,8 @@ public struct CaseParameters: Sendable, Codable, Equatable {
     /// The baseline as a share of the backends' capacity.
     public var baselineShare = 0.5
     public var warmupSeconds = 2
+    /// Seconds per target of the cases that scale (hot-page; nil: the case's default).
+    public var durationSeconds: Int?
 
     public init() {}
 
@@ -94,6 +115,8 @@ public struct CasePlan: Sendable, Codable, Equatable {
     public var rateLimitBurst: Int?
     /// Sluice runs with `limits.adaptive: true`.
     public var adaptive = false
+    /// The cache case: cacheable backends and a cache on every target (nil: no cache).
+    public var cache: CacheSettings?
 
     public var totalSeconds: Int { phases.reduce(0) { $0 + $1.seconds } }
 

@@ -15,11 +15,16 @@ public enum CaseReport {
             "- clients: "
             + plan.groups.map { g in
                 let s = plan.streams.filter { $0.group == g }
-                return "\(g): \(s.count) × \(s[0].path) (\(s.reduce(0) { $0 + $1.connections }) connections)"
+                let paths = Set(s.map(\.path)).count
+                let path = paths > 1 ? "\(s[0].path) … \(s[s.count - 1].path) (\(paths) paths)" : s[0].path
+                return "\(g): \(s.count) × \(path) (\(s.reduce(0) { $0 + $1.connections }) connections)"
             }.joined(separator: "; ") + "\n"
-        for c in plan.changes { out += "- at \(c.atSecond) s the backends' service time becomes \(c.serviceTimeMillis) ms\n" }
+        for c in plan.changes where c.running == nil {
+            out += "- at \(c.atSecond) s the backends' service time becomes \(c.serviceTimeMillis) ms\n"
+        }
         if plan.adaptive { out += "- sluice: `limits.adaptive: true`\n" }
         if let r = plan.rateLimitPerClient { out += "- per-client limit: \(r)/s, burst \(plan.rateLimitBurst ?? 0), key X-Client-Id\n" }
+        if let c = plan.cache { out += describe(c, plan) }
         return out
     }
 
@@ -36,6 +41,7 @@ public enum CaseReport {
         let f = Report.f
         var out = "## sluice-bench --case \(r.plan.benchCase.rawValue)\n\n- date: \(r.date)\n- command: `\(r.command)`\n"
         out += describe(r.plan) + "\n"
+        if r.plan.cache != nil { out += cacheTable(r) }
         let critical = r.plan.criticalGroup != nil
         let protected = r.plan.protectedGroup != nil
         for t in r.results {
@@ -83,15 +89,17 @@ public enum CaseReport {
     }
 
     /// One CSV row per second: second, phase, offered, goodput, critical_goodput, rejected,
-    /// p50_ms, p99_ms, then one column per outcome.
+    /// p50_ms, p99_ms, one column per outcome, then hits, hit_p99_ms, backend_requests and
+    /// backend_304 (0 outside the cache case).
     public static func csv(_ t: CaseTargetResult) -> String {
         var out = "second,phase,offered,goodput,critical_goodput,rejected,p50_ms,p99_ms,"
         out +=
             Outcome.allCases.map { "n_" + $0.label.replacingOccurrences(of: "+", with: "_").replacingOccurrences(of: "-", with: "_") }
-            .joined(separator: ",") + "\n"
+            .joined(separator: ",") + ",hits,hit_p99_ms,backend_requests,backend_304\n"
         for s in t.seconds {
             out += "\(s.second),\(s.phase),\(s.offered),\(s.goodput),\(s.criticalGoodput),\(s.rejected),"
-            out += "\(Report.f(s.p50, 3)),\(Report.f(s.p99, 3)),\(s.outcomes.map(String.init).joined(separator: ","))\n"
+            out += "\(Report.f(s.p50, 3)),\(Report.f(s.p99, 3)),\(s.outcomes.map(String.init).joined(separator: ","))"
+            out += ",\(s.hits),\(Report.f(s.hitP99, 3)),\(s.backendRequests),\(s.backendNotModified)\n"
         }
         return out
     }

@@ -39,7 +39,8 @@ public struct CaseRunner {
                 let b = DemoBackend(
                     name: "b\(i + 1)",
                     behavior: BackendBehavior(
-                        bodySize: p.bodySize, delay: UInt64(p.serviceTimeMillis) * 1_000_000, maxConcurrency: p.backendConcurrency))
+                        bodySize: p.bodySize, delay: UInt64(p.serviceTimeMillis) * 1_000_000, maxConcurrency: p.backendConcurrency,
+                        maxAge: plan.cache?.maxAge))
                 try b.start()
                 backends.append(b)
                 addresses.append("127.0.0.1:\(b.port)")
@@ -62,16 +63,41 @@ public struct CaseRunner {
             plan: plan, date: ISO8601DateFormatter().string(from: Date()), command: command, results: results)
     }
 
-    /// Runs the load; applies the plan's backend changes when their second starts.
+    /// Runs the load; applies the plan's backend changes when their second starts (stopping
+    /// or restarting the in-process backends too); counts the requests the backends received
+    /// in each second.
     func measure(_ target: TargetProcess, backends: [DemoBackend]) throws -> CaseTargetResult {
         let gen = try LoadGenerator(plan: plan, target: try SocketAddress.resolve("127.0.0.1:\(target.port)"))
         let changes = plan.changes
+        var received: [Int] = []
+        var notModified: [Int] = []
+        var last = (requests: 0, notModified: 0)
+        let log = self.log
         _ = gen.run { completed in
             // `completed` has just ended: second completed + 1 starts now.
+            let now = (
+                requests: backends.reduce(0) { $0 + $1.ordinaryRequests }, notModified: backends.reduce(0) { $0 + $1.notModifiedAnswers }
+            )
+            while received.count <= completed {
+                received.append(now.requests - last.requests)
+                notModified.append(now.notModified - last.notModified)
+                last = (requests: now.requests, notModified: now.notModified)
+            }
             for c in changes where c.atSecond == completed + 1 {
-                for b in backends { b.behavior.delay = UInt64(c.serviceTimeMillis) * 1_000_000 }
+                for b in backends {
+                    b.behavior.delay = UInt64(c.serviceTimeMillis) * 1_000_000
+                    if c.running == false { b.stop() }
+                    if c.running == true {
+                        do { try b.start() } catch { log("backend \(b.name) did not start again: \(error)") }
+                    }
+                }
             }
         }
-        return CaseSummary.summarize(target.kind.rawValue, plan: plan, groupWindows: gen.groupWindows, issued: gen.issued)
+        var r = CaseSummary.summarize(target.kind.rawValue, plan: plan, groupWindows: gen.groupWindows, issued: gen.issued)
+        if plan.cache != nil {
+            CaseSummary.addCacheFigures(
+                &r, plan: plan, groupWindows: gen.groupWindows, backendRequests: received, notModified: notModified)
+        }
+        return r
     }
 }

@@ -11,6 +11,12 @@ public struct CaseSecond: Sendable, Codable, Equatable {
     public var outcomes: [Int]
     public var p50: Double
     public var p99: Double
+    /// The cache case: answers marked as hits and their p99; requests the backends received
+    /// in this second, and how many of them got a 304.
+    public var hits = 0
+    public var hitP99 = 0.0
+    public var backendRequests = 0
+    public var backendNotModified = 0
 }
 
 /// One phase of a case run, per second where it is a rate.
@@ -30,6 +36,8 @@ public struct CasePhaseSummary: Sendable, Codable, Equatable {
     public var p99: Double
     /// `Retry-After` values received in this phase: value -> count.
     public var retryAfter: [Int: Int]
+    /// The cache case's figures (nil in the other cases).
+    public var cache: CachePhaseFigures? = nil
 }
 
 /// Time to recover after one overload phase.
@@ -69,13 +77,8 @@ public enum CaseSummary {
         let groups = plan.groups
         let critical = plan.criticalGroup.flatMap { groups.firstIndex(of: $0) }
         let protected = plan.protectedGroup.flatMap { groups.firstIndex(of: $0) }
-        let count = groupWindows.map(\.count).min() ?? 0
-        var all: [Window] = []
-        for s in 0..<count {
-            var w = Window()
-            for g in groupWindows.indices { w.add(groupWindows[g][s]) }
-            all.append(w)
-        }
+        let all = combined(groupWindows)
+        let count = all.count
         var r = CaseTargetResult(target: target, skipped: nil)
         r.issued = issued
         for (s, w) in all.enumerated() where s < plan.totalSeconds || w.outcomes.reduce(0, +) > 0 {
@@ -135,6 +138,16 @@ public enum CaseSummary {
             }
         }
         return r
+    }
+
+    /// Every group's window of each second added up (as long as the shortest group's list).
+    static func combined(_ groupWindows: [[Window]]) -> [Window] {
+        let count = groupWindows.map(\.count).min() ?? 0
+        return (0..<count).map { s in
+            var w = Window()
+            for g in groupWindows.indices { w.add(groupWindows[g][s]) }
+            return w
+        }
     }
 
     /// Seconds from `from` to the first second with successes whose p99 ≤ `threshold`.

@@ -24,6 +24,8 @@ final class LoadConnection: EventHandler, TimerTarget {
     var deadline: UInt64 = .max
     var closeAfter = false
     var retryAfter: Int?
+    /// The answer being read came from a cache (`CacheStatus`).
+    var hit = false
     /// The stream of the generator this connection belongs to, and the request it sends.
     let stream: Int
     let request: [UInt8]
@@ -172,6 +174,7 @@ final class LoadConnection: EventHandler, TimerTarget {
                 return false
             case .complete(let length):
                 retryAfter = Self.retryAfter(response, inBuf.readable)
+                hit = Self.cacheHit(response, inBuf.readable)
                 inBuf.consume(length)
                 if response.status < 200 { return consume() }
                 headDone = true
@@ -213,7 +216,7 @@ final class LoadConnection: EventHandler, TimerTarget {
     @discardableResult
     func complete() -> Bool {
         busy = false
-        generator.answered(self, status: status, retryAfter: retryAfter, intended: intended)
+        generator.answered(self, status: status, retryAfter: retryAfter, hit: hit, intended: intended)
         if closeAfter || untilClose || !inBuf.isEmpty {
             reconnect()
             return false
@@ -229,5 +232,14 @@ final class LoadConnection: EventHandler, TimerTarget {
             if RetryAfter.isName(name) { return RetryAfter.seconds(bytes[Int(f.valueStart)..<Int(f.valueEnd)]) }
         }
         return nil
+    }
+
+    /// Whether a parsed head marks a cache hit (false without a cache status field).
+    static func cacheHit(_ head: ResponseHead, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        for f in head.fields {
+            let name = bytes[Int(f.nameStart)..<Int(f.nameEnd)]
+            if let hit = CacheStatus.isHit(name: name, value: bytes[Int(f.valueStart)..<Int(f.valueEnd)]) { return hit }
+        }
+        return false
     }
 }

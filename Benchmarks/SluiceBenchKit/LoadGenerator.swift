@@ -207,7 +207,7 @@ public final class LoadGenerator: TimerTarget {
         dispatch(c.stream)
     }
 
-    func answered(_ c: LoadConnection, status: Int, retryAfter: Int?, intended: UInt64) {
+    func answered(_ c: LoadConnection, status: Int, retryAfter: Int?, hit: Bool, intended: UInt64) {
         let now = loop.now
         let s = second(of: now)
         let g = streams[c.stream].group
@@ -216,10 +216,10 @@ public final class LoadGenerator: TimerTarget {
         let o = Outcome.classify(status: status, retryAfter: retryAfter)
         windows[s].byClass[cls] += 1
         _ = windows[s].latency.record(latency)
-        windows[s].record(o, retryAfter: retryAfter, latencyMicros: latency)
+        windows[s].record(o, retryAfter: retryAfter, latencyMicros: latency, hit: hit)
         groupWindows[g][s].byClass[cls] += 1
         _ = groupWindows[g][s].latency.record(latency)
-        groupWindows[g][s].record(o, retryAfter: retryAfter, latencyMicros: latency)
+        groupWindows[g][s].record(o, retryAfter: retryAfter, latencyMicros: latency, hit: hit)
     }
 
     func failed(_ c: LoadConnection, timeout: Bool) {

@@ -18,12 +18,19 @@ public struct Window: Sendable {
     public var success = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
     /// `Retry-After` seconds received on 503s and 429s: value -> count.
     public var retryAfter: [Int: Int] = [:]
+    /// Answers a cache served (`CacheStatus`), any status, and their latency in microseconds.
+    public var hits = 0
+    public var hitLatency = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
 
     public init() {}
 
     /// Counts one ended request (answered or not) in the outcome tallies.
-    public mutating func record(_ o: Outcome, retryAfter ra: Int?, latencyMicros: UInt64?) {
+    public mutating func record(_ o: Outcome, retryAfter ra: Int?, latencyMicros: UInt64?, hit: Bool = false) {
         outcomes[o.rawValue] += 1
+        if hit, let l = latencyMicros {
+            hits += 1
+            _ = hitLatency.record(max(1, l))
+        }
         if let ra, o.isCleanRejection { retryAfter[ra, default: 0] += 1 }
         if o == .success, let l = latencyMicros { _ = success.record(max(1, l)) }
     }
@@ -31,6 +38,11 @@ public struct Window: Sendable {
     /// Successes' latency percentile in milliseconds (0 when none succeeded).
     public func successMillis(_ p: Double) -> Double {
         success.totalCount == 0 ? 0 : Double(success.valueAtPercentile(p)) / 1000
+    }
+
+    /// Hits' latency percentile in milliseconds (0 when there were none).
+    public func hitMillis(_ p: Double) -> Double {
+        hitLatency.totalCount == 0 ? 0 : Double(hitLatency.valueAtPercentile(p)) / 1000
     }
 
     /// Requests that did not end in a 2xx.
@@ -50,6 +62,8 @@ public struct Window: Sendable {
         for i in outcomes.indices { outcomes[i] += o.outcomes[i] }
         success.add(o.success)
         for (k, v) in o.retryAfter { retryAfter[k, default: 0] += v }
+        hits += o.hits
+        hitLatency.add(o.hitLatency)
     }
 
     /// Latency percentile in milliseconds (0 when nothing was answered).

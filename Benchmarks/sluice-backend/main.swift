@@ -34,12 +34,16 @@ struct BackendCommand: ParsableCommand {
     @Option(help: "Service time from --slow-after-seconds on, ms (default: twice --delay-ms).")
     var slowDelayMs: Int?
 
+    @Option(help: "Ordinary 200s carry Cache-Control: max-age=N, an ETag and a Last-Modified; a matching conditional request gets 304.")
+    var maxAge: Int?
+
     func run() throws {
         let signals = try Signals.blockAndOpenFD()
         let b = DemoBackend(
             name: name,
             behavior: BackendBehavior(
-                status: status, bodySize: bodySize, delay: UInt64(delayMs) * 1_000_000, maxConcurrency: maxConcurrency))
+                status: status, bodySize: bodySize, delay: UInt64(delayMs) * 1_000_000, maxConcurrency: maxConcurrency,
+                maxAge: maxAge))
         let p = try b.start(port: port)
         FileHandle.standardOutput.write(Data("listening 127.0.0.1:\(p)\n".utf8))
         let started = Date()
@@ -60,5 +64,7 @@ struct BackendCommand: ParsableCommand {
             }
         }
         b.stop()
+        // The same counters GET /__count serves, for a bench that stops this process.
+        FileHandle.standardOutput.write(Data("requests \(b.ordinaryRequests) not_modified \(b.notModifiedAnswers)\n".utf8))
     }
 }

@@ -19,7 +19,8 @@ struct SluiceBench: ParsableCommand {
             per request and peak RSS. Writes report.md, report.json and chart.svg to --results.
 
             --case runs the issue-8 cases instead (flash-sale, mix, slowdown, abuser, or all;
-            docs/benchmarks.md §7): per phase offered/s, goodput, critical goodput, p50/p99 of
+            docs/benchmarks.md §7), or the issue-9 cache case hot-page (§8: 10x capacity on 20
+            cacheable URLs, then the backends stopped for a while; hits, backend requests per 5 s): per phase offered/s, goodput, critical goodput, p50/p99 of
             successes, how the rejected ended (503/429 with and without Retry-After, other
             statuses, timeouts, requests never sent, connection errors), recovery time and the
             Retry-After values received; a per-second table, and CSV with --csv DIR.
@@ -87,7 +88,8 @@ struct SluiceBench: ParsableCommand {
 
     @Option(
         name: .customLong("case"),
-        help: "Run issue-8 cases instead of the spike scenario: flash-sale, mix, slowdown, abuser, or all (comma-separated).")
+        help:
+            "Run cases instead of the spike scenario: flash-sale, mix, slowdown, abuser, hot-page, or all (comma-separated).")
     var cases: String?
 
     @Option(help: "With --case: write CASE-TARGET.csv (one row per second) and CASE.json into this folder.")
@@ -98,6 +100,9 @@ struct SluiceBench: ParsableCommand {
 
     @Option(help: "With --case: the baseline as a share of the backends' capacity.")
     var baselineShare: Double = 0.5
+
+    @Option(help: "With --case hot-page: seconds per target (warm-up, hot, backends down, back in 3 : 3 : 1; default 72).")
+    var duration: Int?
 
     func run() throws {
         if let cases {
@@ -161,11 +166,12 @@ struct SluiceBench: ParsableCommand {
         p.timeoutMillis = timeoutMs
         p.baselineShare = baselineShare
         p.warmupSeconds = warmup
+        p.durationSeconds = duration
         let kinds = try targetKinds()
         let command = (["sluice-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         for name in names {
             guard let c = BenchCase(rawValue: name) else {
-                throw ValidationError("unknown case \(name): use flash-sale, mix, slowdown, abuser or all")
+                throw ValidationError("unknown case \(name): use flash-sale, mix, slowdown, abuser, hot-page or all")
             }
             let plan = CasePlan.make(c, p)
             if printConfigs {

@@ -260,6 +260,8 @@ final class BackendConnection: EventHandler, TimerTarget {
         } else if path == "/health" {
             let b = owner.behavior
             respond(status: b.healthy ? 200 : 503, body: b.healthy ? "ok\n" : "unhealthy\n")
+        } else if path == "/__count" {
+            respond(status: 200, body: "requests \(owner.ordinaryRequests)\nnot_modified \(owner.notModifiedAnswers)\n")
         } else if path == "/headers" {
             respond(status: 200, bytes: headText)
         } else if path.hasPrefix("/bytes/"), let n = Int(path.dropFirst(7)) {
@@ -280,6 +282,7 @@ final class BackendConnection: EventHandler, TimerTarget {
     func answerBehavior(afterDelay: Bool) {
         let b = owner.behavior
         if !afterDelay {
+            owner.ordinary.wrappingAdd(1, ordering: .relaxed)
             let now = owner.active.wrappingAdd(1, ordering: .relaxed).newValue
             counted = true
             if b.maxConcurrency > 0 && now > b.maxConcurrency {
@@ -292,7 +295,9 @@ final class BackendConnection: EventHandler, TimerTarget {
                 return
             }
         }
-        if b.status == 200 {
+        if b.status == 200, let age = b.maxAge {
+            answerCacheable(maxAge: age, bodySize: b.bodySize)
+        } else if b.status == 200 {
             startGenerating(b.bodySize, chunked: false)
         } else {
             respond(status: b.status, body: "status \(b.status)\n")
@@ -313,8 +318,8 @@ final class BackendConnection: EventHandler, TimerTarget {
         finishRequest()
     }
 
-    func startGenerating(_ n: Int, chunked: Bool) {
-        var h = "HTTP/1.1 200 OK\r\nX-Backend: \(owner.name)\r\nContent-Type: text/plain\r\n"
+    func startGenerating(_ n: Int, chunked: Bool, extraHeaders: String = "") {
+        var h = "HTTP/1.1 200 OK\r\nX-Backend: \(owner.name)\r\nContent-Type: text/plain\r\n" + extraHeaders
         h += chunked ? "Transfer-Encoding: chunked\r\n" : "Content-Length: \(n)\r\n"
         if !keepAlive { h += "Connection: close\r\n" }
         outBuf.append(string: h + "\r\n")

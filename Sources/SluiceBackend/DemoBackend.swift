@@ -15,13 +15,20 @@ package struct BackendBehavior: Sendable {
     package var maxConcurrency: Int
     /// `/health` answers 200 when true, 503 when false.
     package var healthy: Bool
+    /// When set, ordinary 200s carry `Cache-Control: max-age=N`, an `ETag` and a
+    /// `Last-Modified`, and a conditional request that matches them gets a 304 (after the
+    /// same service time and within the same concurrency limit).
+    package var maxAge: Int?
 
-    package init(status: Int = 200, bodySize: Int = 13, delay: UInt64 = 0, maxConcurrency: Int = 0, healthy: Bool = true) {
+    package init(
+        status: Int = 200, bodySize: Int = 13, delay: UInt64 = 0, maxConcurrency: Int = 0, healthy: Bool = true, maxAge: Int? = nil
+    ) {
         self.status = status
         self.bodySize = bodySize
         self.delay = delay
         self.maxConcurrency = maxConcurrency
         self.healthy = healthy
+        self.maxAge = maxAge
     }
 }
 
@@ -30,8 +37,8 @@ package struct BackendBehavior: Sendable {
 /// One thread with its own event loop. Every answer carries `X-Backend: NAME`.
 /// Paths: `/health`; `/echo` (the request body back, streamed); `/headers` (the request
 /// head as received); `/bytes/N` and `/chunked/N` (N bytes); `/status/N`; `/delay/MS`;
-/// `/ws` (WebSocket echo); `/sick` and `/well` (make `/health` fail or pass); anything else
-/// answers per `BackendBehavior`.
+/// `/ws` (WebSocket echo); `/sick` and `/well` (make `/health` fail or pass); `/__count`
+/// (the counters below, as text); anything else answers per `BackendBehavior`.
 /// `stop()` closes the port and every connection; `start()` opens the same port again.
 package final class DemoBackend: @unchecked Sendable {
     package let name: String
@@ -39,6 +46,8 @@ package final class DemoBackend: @unchecked Sendable {
     let accepted = Atomic<Int>(0)
     let served = Atomic<Int>(0)
     let active = Atomic<Int>(0)
+    let ordinary = Atomic<Int>(0)
+    let notModified = Atomic<Int>(0)
     private var loop: EventLoop?
     private var thread: Thread?
     private var finished: DispatchSemaphore?
@@ -63,6 +72,12 @@ package final class DemoBackend: @unchecked Sendable {
     package var connectionsAccepted: Int { accepted.load(ordering: .relaxed) }
     /// Responses completed since creation.
     package var requestsServed: Int { served.load(ordering: .relaxed) }
+
+    /// Ordinary requests received since creation (the ones `BackendBehavior` answers,
+    /// including those refused at capacity and the conditional ones).
+    package var ordinaryRequests: Int { ordinary.load(ordering: .relaxed) }
+    /// 304 Not Modified answers sent since creation (revalidations that matched).
+    package var notModifiedAnswers: Int { notModified.load(ordering: .relaxed) }
 
     /// Ordinary requests being served right now (in their service time).
     package var activeRequests: Int { active.load(ordering: .relaxed) }

@@ -71,8 +71,9 @@ import Testing
         #expect(String(decoding: plan.streams[abuser].request, as: UTF8.self).contains("\r\nX-Client-Id: abuser\r\n"))
     }
 
-    @Test func everyCaseStaysUnderSixtySeconds() {
-        for c in BenchCase.allCases { #expect(CasePlan.make(c, p).totalSeconds < 60, "\(c)") }
+    @Test func everyIssue8CaseStaysUnderSixtySecondsAndTheHotPageUnderNinety() {
+        for c in BenchCase.allCases where c != .hotPage { #expect(CasePlan.make(c, p).totalSeconds < 60, "\(c)") }
+        #expect(CasePlan.make(.hotPage, p).totalSeconds <= 90)
     }
 }
 

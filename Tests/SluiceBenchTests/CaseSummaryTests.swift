@@ -116,7 +116,9 @@ import Testing
         let lines = CaseReport.csv(r).split(separator: "\n")
         #expect(lines.count == 5)
         #expect(lines[0].hasPrefix("second,phase,offered,goodput,critical_goodput,rejected,p50_ms,p99_ms,n_2xx,n_503_RA"))
-        #expect(lines[0].split(separator: ",").count == 8 + Outcome.allCases.count)
+        #expect(lines[0].split(separator: ",").count == 8 + Outcome.allCases.count + 4)
+        #expect(lines[0].hasSuffix(",hits,hit_p99_ms,backend_requests,backend_304"))
+        #expect(lines.allSatisfy { $0.split(separator: ",").count == 8 + Outcome.allCases.count + 4 })
         #expect(lines[3].hasPrefix("2,spike-3x,10,8,4,2,"))
     }
 }
