@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Instructions per proxied request under valgrind's callgrind: sluice builds vs HAProxy.
 
-Usage: python3 Benchmarks/callgrind-per-request.py [--binary PATH]... [--haproxy]
+Usage: python3 Benchmarks/callgrind-per-request.py [--binary PATH]... [--haproxy] [--cached]
            [--requests 2000,12000] [--conns 1] [--repeat 3] [--backend-binary PATH]
+
+--cached adds, per binary, the same run with the route cached (`default_ttl: 1h`): every
+request after the first is a cache hit, so the figure is instructions per hit.
 
 Each target runs under `valgrind --tool=callgrind` with one worker (the configs of
 compare-haproxy.py: sluice `workers: 1`, no health checks, access log off; HAProxy
@@ -99,6 +102,20 @@ def send_requests(port, n, conns, deadline):
     return bad
 
 
+def cached_config(port, backend_port, tmp):
+    """compare-haproxy.py's sluice config with the route cached: the backend's answer is
+    stored by default_ttl, so every request after the first is a cache hit."""
+    cfg = cmp.sluice_config(port, backend_port, tmp)
+    with open(cfg) as f:
+        text = f.read()
+    text = text.replace("routes: [ { cluster: app } ]", "routes: [ { cluster: app, cache: { default_ttl: 1h } } ]")
+    if "cache:" not in text:
+        raise RuntimeError("the sluice config changed shape: cannot add the route's cache")
+    with open(cfg, "w") as f:
+        f.write(text)
+    return cfg
+
+
 def prepare_binary(path, tmp, label):
     """A debug-stripped copy of a sluice binary that valgrind 3.19 can read."""
     out = os.path.join(tmp, f"sluice-{label}")
@@ -163,6 +180,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=600, help="seconds one run may take")
     ap.add_argument("--fair-sched", default="yes", choices=["yes", "no", "try"], help="valgrind --fair-sched")
     ap.add_argument("--keep", action="store_true", help="keep the callgrind outputs and print where")
+    ap.add_argument("--cached", action="store_true",
+                    help="also measure each sluice binary with the route cached (default_ttl: 1h): every request but the first is a hit")
     a = ap.parse_args()
     n1, n2 = (int(x) for x in a.requests.split(","))
     if n2 <= n1:
@@ -180,6 +199,10 @@ def main():
     for i, path in enumerate(binaries):
         stripped = prepare_binary(path, tmp, str(i))
         targets.append((f"sluice#{i}", lambda cfg, b=stripped: cmp.sluice_command(b, cfg), cmp.sluice_config))
+    if a.cached:
+        for i, path in enumerate(binaries):
+            targets.append((f"sluice#{i}-hit", lambda cfg, b=os.path.join(tmp, f"sluice-{i}"): cmp.sluice_command(b, cfg),
+                            cached_config))
     if a.haproxy:
         targets.append(("haproxy", cmp.haproxy_command, cmp.haproxy_config))
     for i, path in enumerate(binaries):
