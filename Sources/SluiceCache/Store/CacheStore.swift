@@ -236,6 +236,28 @@ public final class CacheStore: @unchecked Sendable {
 
     // MARK: purge and memory
 
+    /// Drops every stored variant of `key` (an unsafe method succeeded on it, §4.4); running
+    /// fills for it are not stored. Returns how many went. Write lock of one shard.
+    public func invalidate(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int {
+        let s = shard(hash)
+        return s.lock.writing {
+            guard let list = s.table[hash] else { return 0 }
+            var n = 0
+            for e in list where e.key.withUnsafeBytes({ $0.elementsEqual(key) }) {
+                switch e.state {
+                case .filling: e.purged.store(true, ordering: .relaxed)
+                case .complete, .hitForMiss:
+                    if s.remove(e) {
+                        if e.state == .complete { n += 1 }
+                        forget(e)
+                    }
+                default: break
+                }
+            }
+            return n
+        }
+    }
+
     /// Drops every stored entry whose key `matches` (the admin's `POST /cache/purge`).
     /// Returns how many went. Any thread; takes each shard's write lock in turn.
     public func purge(where matches: ([UInt8]) -> Bool) -> Int {

@@ -59,16 +59,10 @@ extension ClientConnection {
         cacheStale = nil
         cacheRequest = RequestFacts.read(p, head.fields)
         cacheRequestWall = Clock.wallNanos()
-        // Key: host (lowercase, no port) and the target's path and query.
-        cacheKey.removeAll(keepingCapacity: true)
-        for i in host { cacheKey.append(lower(p.load(fromByteOffset: i, as: UInt8.self))) }
-        cacheKey.append(0x20)
-        let from = head.isAbsoluteForm ? head.pathStart : head.targetStart
-        if head.targetEnd - from + cacheKey.count > Self.maxCacheKey {
+        guard buildCacheKey(p, host: host) else {
             cachePlan = .bypass(status: "sluice; fwd=bypass; detail=key-too-long")
             return
         }
-        for i in from..<head.targetEnd { cacheKey.append(p.load(fromByteOffset: i, as: UInt8.self)) }
         let now = worker.loop.now
         let found = cacheKey.withUnsafeBytes { key -> CacheStore.Lookup in
             cacheHash = store.hash(key)
@@ -131,6 +125,35 @@ extension ClientConnection {
                 cachePlan = fillPlan(p, store, rc, stale: false)
             }
         }
+    }
+
+    /// Builds the primary key into `cacheKey`: host (lowercase, no port), a space, the
+    /// target's path and query (`CacheKey`). False when it would pass `maxCacheKey`.
+    private func buildCacheKey(_ p: UnsafeRawPointer, host: Range<Int>) -> Bool {
+        cacheKey.removeAll(keepingCapacity: true)
+        for i in host { cacheKey.append(lower(p.load(fromByteOffset: i, as: UInt8.self))) }
+        cacheKey.append(0x20)
+        let from = head.isAbsoluteForm ? head.pathStart : head.targetStart
+        if head.targetEnd - from + cacheKey.count > Self.maxCacheKey { return false }
+        for i in from..<head.targetEnd { cacheKey.append(p.load(fromByteOffset: i, as: UInt8.self)) }
+        return true
+    }
+
+    /// An unsafe request (POST, PUT, DELETE…) to a cached route: its URI's stored responses
+    /// go if it succeeds (RFC 9111 §4.4; `invalidateIfDone`).
+    func prepareInvalidation(_ p: UnsafeRawPointer, _ store: CacheStore, host: Range<Int>) {
+        guard buildCacheKey(p, host: host) else { return }
+        cacheStore = store
+        cacheInvalidates = true
+    }
+
+    /// The unsafe request's response head arrived: a 2xx or 3xx drops every stored variant of
+    /// its URI (the next GET fetches again).
+    func invalidateIfDone() {
+        cacheInvalidates = false
+        guard let store = cacheStore, CacheRules.invalidates(method: exchange.method, status: response.status) else { return }
+        cacheStore = nil
+        _ = cacheKey.withUnsafeBytes { key in store.invalidate(key, hash: store.hash(key)) }
     }
 
     /// A fill for this request's key, or the one another worker just started (then shared
@@ -613,6 +636,7 @@ extension ClientConnection {
         cacheRoute = nil
         cacheStore = nil
         cacheStale = nil
+        cacheInvalidates = false
         cachePlan = .none
     }
 

@@ -55,6 +55,7 @@ extension ClientConnection {
         cluster = nil
         backend = nil
         cacheResult = nil
+        cacheInvalidates = false
         exchange.begin(
             now: worker.loop.now, method: head.method, body: head.framing, http11: head.isHTTP11,
             keepAlive: head.keepAlive && !worker.draining && !listener.removed, upgrade: head.upgradeIndex >= 0)
@@ -96,10 +97,12 @@ extension ClientConnection {
             if wc.runtime.balance == .hash { hashKey = computeHashKey(p, wc.runtime) }
             c = wc
             cluster = wc
-            if let rc = router.routes[routeIndex].cache, let store = snap.cache,
-                head.method == .get || head.method == .head, head.framing == .none
-            {
-                prepareCache(p, rc, store, host: hostStart..<hostEnd)
+            if let rc = router.routes[routeIndex].cache, let store = snap.cache {
+                if (head.method == .get || head.method == .head) && head.framing == .none {
+                    prepareCache(p, rc, store, host: hostStart..<hostEnd)
+                } else if head.method != .options && head.method != .trace && head.method != .connect {
+                    prepareInvalidation(p, store, host: hostStart..<hostEnd)
+                }
             }
         }
         b.consume(headLength)

@@ -127,7 +127,11 @@ extension ClientConnection {
             if case .contentLength(let n) = exchange.responseFraming { responseRemaining = n }
             if case .chunked = exchange.responseFraming { responseChunked.reset() }
             writeResponseHead(p, mode: mode, upgrade: false)
-            if cacheRoute != nil { appendCacheStatus(fillHead(p)) }
+            if cacheRoute != nil {
+                appendCacheStatus(fillHead(p))
+            } else if cacheInvalidates {
+                invalidateIfDone()
+            }
             b.consume(length)
             if exchange.responseFraming == .none { run(exchange.responseEnded()) }
         default:

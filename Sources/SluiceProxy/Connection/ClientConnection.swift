@@ -136,6 +136,8 @@ final class ClientConnection: EventHandler, TimerTarget {
     var cacheStale: CacheEntry?
     var cacheBypassStatus: StaticString = "sluice; fwd=bypass"
     var cacheResult: CacheResult?
+    /// An unsafe request of a cached route: its success invalidates the key (§4.4).
+    var cacheInvalidates = false
     /// A stale entry this request found within stale-while-revalidate: refreshed in the background.
     var cacheRefreshOf: CacheEntry?
     /// This connection is a background refresh of this stale entry (`Worker+CacheRefresh`).

@@ -65,6 +65,25 @@ import Testing
         #expect(bad.status == 400)
     }
 
+    /// A successful POST, PUT or DELETE to a cached URL drops its stored responses (RFC 9111
+    /// §4.4); a failed one does not.
+    @Test func aSuccessfulUnsafeRequestInvalidatesItsURI() throws {
+        let n = Counter()
+        let rig = try CacheRig { req in
+            if req.method == "POST" { return OriginReply(status: req.target == "/item?fail" ? 500 : 204) }
+            return OriginReply(headers: [("Cache-Control", "max-age=600")], body: "v\(n.next())")
+        }
+        _ = try rig.get("/item")
+        #expect(try rig.get("/item").text == "v1")
+        _ = try rig.request("POST", "/item?fail", "Content-Length: 0\r\n")
+        _ = try rig.request("POST", "/other", "Content-Length: 0\r\n")
+        #expect(try rig.get("/item").text == "v1")
+        #expect(try rig.request("POST", "/item", "Content-Length: 0\r\n").status == 204)
+        let after = try rig.get("/item")
+        #expect(after.text == "v2")
+        #expect(after.header("cache-status") == "sluice; fwd=miss; stored")
+    }
+
     @Test func theAccessLogNamesWhatTheCacheDid() throws {
         let rig = try CacheRig(accessLog: "stderr") { _ in OriginReply(headers: [("Cache-Control", "max-age=60")], body: "x") }
         _ = try rig.get("/log")
