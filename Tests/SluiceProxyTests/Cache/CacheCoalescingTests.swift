@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 
 /// Concurrent misses for one key share one backend request (DESIGN §3 "Cache": coalesce),
@@ -10,18 +9,28 @@ import Testing
     static func concurrent(_ rig: CacheRig, _ path: String, count: Int) -> [TestResponse?] {
         let clients = (0..<count).compactMap { _ in try? TestClient(port: rig.port) }
         for c in clients { try? c.send("GET \(path) HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n") }
-        let results = Mutex<[TestResponse?]>(Array(repeating: nil, count: count))
+        // NSLock, not Synchronization.Mutex: ThreadSanitizer models pthread locks only.
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var items: [TestResponse?]
+            init(_ n: Int) { items = Array(repeating: nil, count: n) }
+        }
+        let results = Results(count)
         let done = DispatchGroup()
         for (i, c) in clients.enumerated() {
             done.enter()
             Thread {
                 let r = try? c.readResponse()
-                results.withLock { $0[i] = r }
+                results.lock.lock()
+                results.items[i] = r
+                results.lock.unlock()
                 done.leave()
             }.start()
         }
         done.wait()
-        return results.withLock { $0 }
+        results.lock.lock()
+        defer { results.lock.unlock() }
+        return results.items
     }
 
     @Test func aHundredConcurrentMissesMakeOneBackendRequest() throws {

@@ -39,7 +39,9 @@ final class OriginServer: @unchecked Sendable {
     let port: Int
     private let fd: Int32
     private let stopped = Atomic<Bool>(false)
-    private let log = Mutex<[OriginRequest]>([])
+    /// Behind an NSLock, not a Synchronization.Mutex: ThreadSanitizer models pthread locks only.
+    private let lock = NSLock()
+    private var log: [OriginRequest] = []
     private let handler: @Sendable (OriginRequest) -> OriginReply
 
     init(_ handler: @escaping @Sendable (OriginRequest) -> OriginReply) {
@@ -58,10 +60,14 @@ final class OriginServer: @unchecked Sendable {
         }
     }
 
-    var requests: [OriginRequest] { log.withLock { $0 } }
+    var requests: [OriginRequest] {
+        lock.lock()
+        defer { lock.unlock() }
+        return log
+    }
 
     /// Requests received for `target` (path and query).
-    func count(_ target: String) -> Int { log.withLock { $0.filter { $0.target == target }.count } }
+    func count(_ target: String) -> Int { requests.filter { $0.target == target }.count }
 
     private func acceptLoop() {
         while !stopped.load(ordering: .relaxed) {
@@ -95,7 +101,9 @@ final class OriginServer: @unchecked Sendable {
                 return (String(l[..<i]), l[l.index(after: i)...].trimmingCharacters(in: .whitespaces))
             }
             let req = OriginRequest(method: String(requestLine[0]), target: String(requestLine[1]), headers: headers)
-            log.withLock { $0.append(req) }
+            lock.lock()
+            log.append(req)
+            lock.unlock()
             let reply = handler(req)
             if reply.delayMillis > 0 { usleep(UInt32(reply.delayMillis * 1000)) }
             if !write(c, reply, head: req.method == "HEAD") { return }
