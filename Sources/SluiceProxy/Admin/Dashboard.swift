@@ -1,6 +1,7 @@
 /// The admin dashboard (`GET /`): one self-contained page that polls `/status` every two
 /// seconds and draws requests/s, mean latency and 5xx/s per cluster for the last five
-/// minutes, the failover share, and every backend with its state and runtime buttons.
+/// minutes, the failover share, the cache hit ratio of clusters with cached routes, and every
+/// backend with its state and runtime buttons.
 enum Dashboard {
     static let html = """
         <!doctype html>
@@ -44,13 +45,21 @@ enum Dashboard {
           for (const c of s.clusters) {
             const h = hist[c.name] || (hist[c.name] = {rps: [], lat: [], err: []});
             const prev = last && last.clusters.find(x => x.name === c.name);
+            let cacheText = '';
+            if (c.cache) {
+              const served = k => (c.cache[k] || 0) - (prev && prev.cache ? (prev.cache[k] || 0) : 0);
+              const all = ['hit', 'miss', 'stale', 'revalidated', 'coalesced', 'bypass'].reduce((a, k) => a + served(k), 0);
+              const hits = served('hit') + served('stale');
+              cacheText = ` · cache hit ratio ${all > 0 ? (hits / all * 100).toFixed(1) + '%' : '–'}` +
+                (s.cache ? ` (${s.cache.objects} objects, ${(s.cache.bytes / 1048576).toFixed(1)} MiB)` : '');
+            }
             if (prev) {
               const dt = Math.max(0.001, now - last.at), dn = c.requests_total - prev.requests_total;
               const dd = c.duration_sum_seconds - prev.duration_sum_seconds, dc = c.duration_count - prev.duration_count;
               h.rps.push(dn / dt); h.err.push((c.errors_total - prev.errors_total) / dt); h.lat.push(dc > 0 ? dd / dc * 1000 : 0);
               for (const k of ['rps', 'lat', 'err']) while (h[k].length > keep) h[k].shift();
             }
-            html += `<h2>${esc(c.name)} <span class="meta">${esc(c.balance)} · standby share ${(c.standby_share * 100).toFixed(1)}%` +
+            html += `<h2>${esc(c.name)} <span class="meta">${esc(c.balance)} · standby share ${(c.standby_share * 100).toFixed(1)}%${cacheText}` +
               `${c.all_down ? ' · <span class="err">no healthy backend</span>' : ''}</span></h2>` +
               `<div class="charts"><canvas id="r-${esc(c.name)}" width="360" height="110"></canvas>` +
               `<canvas id="l-${esc(c.name)}" width="360" height="110"></canvas><canvas id="e-${esc(c.name)}" width="360" height="110"></canvas></div>` +

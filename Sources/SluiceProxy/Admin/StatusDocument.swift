@@ -38,6 +38,8 @@ struct StatusDocument: Encodable {
         var errorsTotal: Int
         var durationSumSeconds: Double
         var durationCount: Int
+        /// Requests of its cached routes by what the cache did (nil: no cached route).
+        var cache: [String: Int]?
     }
 
     struct Backend: Encodable {
@@ -74,7 +76,15 @@ struct StatusDocument: Encodable {
         }
     }
 
+    /// The response cache's memory (nil: no route has a cache).
+    struct CacheMemory: Encodable {
+        var bytes: Int
+        var objects: Int
+        var evictions: Int
+    }
+
     var config: Config
+    var cache: CacheMemory?
     var workers: Int
     var listeners: [Listener]
     var clusters: [Cluster]
@@ -100,8 +110,17 @@ struct StatusDocument: Encodable {
                         activeRequests: b.activeRequests, requestsTotal: b.requestsTotal, ejections: b.ejections,
                         healthChecks: HealthChecks(passed: b.checksPassed, failed: b.checksFailed), limit: b.limit)
                 },
-                requestsTotal: requests, errorsTotal: errors, durationSumSeconds: d.sum, durationCount: d.count)
+                requestsTotal: requests, errorsTotal: errors, durationSumSeconds: d.sum, durationCount: d.count,
+                cache: s.cache.flatMap { m in
+                    m.clusters.contains(c.name)
+                        ? Dictionary(
+                            uniqueKeysWithValues: CacheResult.allCases.map {
+                                ($0.label, MetricTotals.count(s.totals.cache, c.name, $0.rawValue))
+                            })
+                        : nil
+                })
         }
+        cache = s.cache.map { CacheMemory(bytes: $0.bytes, objects: $0.objects, evictions: $0.evictions) }
         uptimeSeconds = Int(s.now.timeIntervalSince(s.startedAt))
     }
 

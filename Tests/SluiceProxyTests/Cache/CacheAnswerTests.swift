@@ -84,6 +84,22 @@ import Testing
         #expect(after.header("cache-status") == "sluice; fwd=miss; stored")
     }
 
+    /// `/status` counts what the cache did per cluster and its memory; the dashboard shows the
+    /// hit ratio from them.
+    @Test func statusAndDashboardShowTheCache() throws {
+        let rig = try CacheRig { _ in OriginReply(headers: [("Cache-Control", "max-age=60")], body: "x") }
+        _ = try rig.get("/s")
+        _ = try rig.get("/s")
+        let status = try SluiceProxyTests.get(rig.admin, "/status")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any])
+        let cluster = try #require((doc["clusters"] as? [[String: Any]])?.first)
+        let counts = try #require(cluster["cache"] as? [String: Int])
+        #expect(counts["hit"] == 1 && counts["miss"] == 1 && counts["bypass"] == 0)
+        let memory = try #require(doc["cache"] as? [String: Int])
+        #expect(memory["objects"] == 1 && (memory["bytes"] ?? 0) > 0)
+        #expect(try SluiceProxyTests.get(rig.admin, "/").text.contains("cache hit ratio"))
+    }
+
     @Test func theAccessLogNamesWhatTheCacheDid() throws {
         let rig = try CacheRig(accessLog: "stderr") { _ in OriginReply(headers: [("Cache-Control", "max-age=60")], body: "x") }
         _ = try rig.get("/log")
