@@ -34,6 +34,9 @@ public final class CacheEntry: @unchecked Sendable {
     let lastUsed = Atomic<UInt64>(0)
     /// A background refresh (stale-while-revalidate) or revalidation of this entry runs.
     public let refreshing = Atomic<Bool>(false)
+    /// No background refresh before this (monotonic ns): one second after a refresh ended, so
+    /// a backend that is down gets one refresh per entry per second, not one per hit.
+    public let refreshAfter = Atomic<UInt64>(0)
     /// Workers (bit = worker % 64) that have waiters on this fill, and the ones a progress
     /// notice is already posted to (cleared by the worker when it runs it).
     public let waitingWorkers = Atomic<UInt64>(0)

@@ -50,6 +50,8 @@ extension ClientConnection {
     static let maxCacheKey = 4096
     /// How long a key found uncacheable goes straight to the backend (hit for miss).
     static let hitForMissNanos: UInt64 = 10_000_000_000
+    /// After a failed background refresh, the next one waits this long.
+    static let refreshBackoffNanos: UInt64 = 1_000_000_000
 
     /// Looks the request up while its head is still in the buffer (`p`): GET and HEAD of a
     /// route with `cache`. Sets `cachePlan`.
@@ -96,7 +98,9 @@ extension ClientConnection {
                 }
             case .staleWhileRevalidate:
                 // Answer from the stale entry now; one background refresh per entry.
-                if get && fill == nil && !e.refreshing.exchange(true, ordering: .acquiringAndReleasing) {
+                if get && fill == nil && now >= e.refreshAfter.load(ordering: .relaxed)
+                    && !e.refreshing.exchange(true, ordering: .acquiringAndReleasing)
+                {
                     cacheRefreshOf = e
                 }
                 cachePlan = .serve(e, status: "sluice; hit; detail=stale-while-revalidate", result: .stale)
@@ -448,7 +452,9 @@ extension ClientConnection {
     /// Serves the stale entry kept by the lookup in place of a failure (`onError`: 5xx,
     /// refused, all down; else: admission shed it) when its window allows. True when it did.
     func serveStale(onError: Bool) -> Bool {
-        guard let st = cacheStale else { return false }  // callers: nothing of an answer was written yet
+        // Callers: nothing of an answer was written yet. A background refresh has no client to
+        // answer: its failure just ends it.
+        guard let st = cacheStale, refreshing == nil else { return false }
         let now = worker.loop.now
         let ok =
             onError
@@ -632,7 +638,12 @@ extension ClientConnection {
             worker.removeCacheWaiter(self, e)
             cacheReader = nil
         }
-        if let e = refreshing, !completed { e.refreshing.store(false, ordering: .releasing) }
+        if let e = refreshing {
+            // The refresh is over. Had it failed, the entry may be refreshed again in a second
+            // (not by every hit meanwhile); had it worked, a new entry replaced this one.
+            e.refreshAfter.store(worker.loop.now &+ Self.refreshBackoffNanos, ordering: .relaxed)
+            e.refreshing.store(false, ordering: .releasing)
+        }
         cacheRoute = nil
         cacheStore = nil
         cacheStale = nil

@@ -98,7 +98,8 @@ extension ClientConnection {
             c = wc
             cluster = wc
             if let rc = router.routes[routeIndex].cache, let store = snap.cache {
-                if (head.method == .get || head.method == .head) && head.framing == .none {
+                // An Upgrade (WebSocket) GET is never a fill: its 101 would hold the key's waiters.
+                if (head.method == .get || head.method == .head) && head.framing == .none && head.upgradeIndex < 0 {
                     prepareCache(p, rc, store, host: hostStart..<hostEnd)
                 } else if head.method != .options && head.method != .trace && head.method != .connect {
                     prepareInvalidation(p, store, host: hostStart..<hostEnd)

@@ -58,6 +58,28 @@ import Testing
         #expect(fresh.header("cache-status") == "sluice; hit")
     }
 
+    /// A background refresh that fails is not tried again by every hit, nor never again: one
+    /// per entry per second while hits go on.
+    @Test func aFailedBackgroundRefreshWaitsBeforeTheNext() throws {
+        let n = Counter()
+        let rig = try CacheRig(cache: "{ stale_while_revalidate: 30s }") { _ in
+            n.next() == 1 ? OriginReply(headers: [("Cache-Control", "max-age=1")], body: "good") : OriginReply(status: 500)
+        }
+        _ = try rig.get("/flaky")
+        usleep(2_100_000)
+        for _ in 0..<20 {
+            #expect(try rig.get("/flaky").text == "good")
+            usleep(10_000)
+        }
+        usleep(100_000)
+        #expect(rig.origin.count("/flaky") == 2)  // the first fetch and one refresh
+        // A second later the next hit tries again.
+        usleep(1_100_000)
+        #expect(try rig.get("/flaky").text == "good")
+        usleep(200_000)
+        #expect(rig.origin.count("/flaky") == 3)
+    }
+
     /// With the origin gone, a stale entry within stale_if_error answers instead of a 502.
     @Test func staleIfErrorAnswersWhenTheBackendIsGone() throws {
         let rig = try CacheRig(cache: "{ stale_if_error: 60s }") { _ in
