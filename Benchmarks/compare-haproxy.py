@@ -13,7 +13,8 @@ drift on a shared machine hits them alike. Needs: swift build -c release; wrk; h
 from Debian (skipped with a message when missing). Everything binds 127.0.0.1 and stops
 by itself. --sluice-binary measures another build (default ROOT/.build/release/sluice);
 --baseline PATH adds a target `sluice-base` running that binary, so two builds (before and
-after a change) are compared in the same run. The load average is printed at the start and
+after a change) are compared in the same run. Target `sluice-hit` runs the same sluice with
+its route cached (`cache: { default_ttl: 1h }`): the CPU time per cache hit. The load average is printed at the start and
 the end: on a shared machine it says how much the other users disturbed the run.
 """
 import argparse, os, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
@@ -97,6 +98,17 @@ def start_sluice(port, backend_port, tmp, binary=None):
     return launch(sluice_command(binary or BINARIES["sluice"], sluice_config(port, backend_port, tmp)))
 
 
+def start_sluice_hit(port, backend_port, tmp):
+    """Target `sluice-hit`: the same sluice with its route cached (`default_ttl: 1h`): every
+    request after the first is a cache hit, answered without the backend."""
+    cfg = sluice_config(port, backend_port, tmp)
+    with open(cfg) as f:
+        text = f.read().replace("routes: [ { cluster: app } ]", "routes: [ { cluster: app, cache: { default_ttl: 1h } } ]")
+    with open(cfg, "w") as f:
+        f.write(text)
+    return launch(sluice_command(BINARIES["sluice"], cfg))
+
+
 def start_sluice_base(port, backend_port, tmp):
     return start_sluice(port, backend_port, tmp, BINARIES["sluice-base"])
 
@@ -159,7 +171,7 @@ http {{
     return launch(["nginx", "-c", cfg, "-p", tmp])
 
 
-STARTERS = {"sluice": start_sluice, "sluice-base": start_sluice_base, "haproxy": start_haproxy, "nginx": start_nginx}
+STARTERS = {"sluice": start_sluice, "sluice-hit": start_sluice_hit, "sluice-base": start_sluice_base, "haproxy": start_haproxy, "nginx": start_nginx}
 
 
 def wrk(port, conns, duration):
@@ -255,7 +267,7 @@ def main():
     BINARIES.update({"sluice": a.sluice_binary, "backend": a.backend_binary, "sluice-base": a.baseline})
     targets = []
     for t in a.targets.split(","):
-        if t in ("sluice", "sluice-base"):
+        if t in ("sluice", "sluice-base", "sluice-hit"):
             pass
         elif not shutil.which(t):
             print(f"skipping {t}: not installed (apt-get install {t})")
@@ -263,7 +275,7 @@ def main():
         targets.append(t)
     if a.baseline and "sluice-base" not in targets:
         targets.insert(1 if "sluice" in targets else 0, "sluice-base")
-    for exe in ["backend"] + [t for t in targets if t.startswith("sluice")] + (["sluice"] if a.idle else []):
+    for exe in ["backend"] + [t for t in targets if t in ("sluice", "sluice-base")] + (["sluice"] if a.idle else []):
         if not BINARIES[exe] or not os.path.exists(BINARIES[exe]):
             sys.exit(f"missing {exe} binary {BINARIES[exe]}: run swift build -c release first")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
