@@ -19,6 +19,10 @@ public final class CacheEntry: @unchecked Sendable {
         case cut = 3
         /// A "hit for miss" marker: the key answered uncacheable lately; requests bypass.
         case hitForMiss = 4
+        /// The fill failed before its head was shared: no answer from the backend (refused,
+        /// timed out) or a 5xx that is not stored. Its waiters get a stale copy or an error at
+        /// once, rather than each asking the failing backend again.
+        case failed = 5
     }
 
     /// The primary key (cluster, host, path and query) and its seeded hash.

@@ -119,7 +119,7 @@ public final class CacheStore: @unchecked Sendable {
                     if fill == nil && (!e.headReady || variantOf(e)) { fill = e }
                 case .hitForMiss:
                     if e.hitForMissUntil > now { hitForMiss = true }
-                case .abandoned, .cut:
+                case .abandoned, .cut, .failed:
                     break
                 }
             }
@@ -224,6 +224,12 @@ public final class CacheStore: @unchecked Sendable {
         }
         account(e.size, objects: 1)
         return e
+    }
+
+    /// A complete entry with `old`'s body and another head that is not in the store: the
+    /// answer to one client only (a revalidation's own Set-Cookie). Any thread.
+    public func answerOnly(_ old: CacheEntry, head: [UInt8], freshness: StoredFreshness) -> CacheEntry {
+        old.refreshed(head: head, etag: old.etag, lastModified: old.lastModified, freshness: freshness)
     }
 
     /// Removes a stored entry (a response that says it must not be reused any more).

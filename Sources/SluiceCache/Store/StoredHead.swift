@@ -73,10 +73,13 @@ public enum StoredHead {
 
     /// The stored head updated by a 304 (RFC 9111 §4.3.4): the stored status line, the stored
     /// fields the 304 does not name, then the 304's end-to-end fields. Once per revalidation.
-    public static func merge(_ stored: [UInt8], with r: ResponseHead, _ p: UnsafeRawPointer) -> [UInt8] {
+    /// `keepSetCookie` false leaves the 304's `Set-Cookie` fields out (the stored copy);
+    /// true keeps them (the answer to the client the 304 was for).
+    public static func merge(_ stored: [UInt8], with r: ResponseHead, _ p: UnsafeRawPointer, keepSetCookie: Bool) -> [UInt8] {
         let fresh = make(r, p)
         var names = Set<[UInt8]>()
-        let freshLines = lines(fresh).dropFirst()
+        let setCookie = Array("set-cookie".utf8)
+        let freshLines = lines(fresh).dropFirst().filter { keepSetCookie || name(of: $0) != setCookie }
         for l in freshLines { names.insert(name(of: l)) }
         let old = lines(stored)
         var out: [UInt8] = []

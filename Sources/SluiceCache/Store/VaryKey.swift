@@ -22,6 +22,7 @@ public enum VaryKey {
                 first = false
                 for i in s..<e { out.append(p.load(fromByteOffset: i, as: UInt8.self)) }
             }
+            if first { out.append(0xFF) }
             out.append(0)
         }
     }

@@ -8,7 +8,11 @@ package enum ErrorResponse {
     /// 429), or nil. `close`: say `Connection: close` (the connection ends after it); false
     /// for a refusal of a complete request on a connection that goes on. Returns the body's length.
     @discardableResult
-    package static func write(status: Int, reason: StaticString, retryAfter: Int?, close: Bool = true, into o: ByteBuffer) -> Int {
+    /// `cacheStatus`: a `Cache-Status` value for an answer of a cached route.
+    package static func write(
+        status: Int, reason: StaticString, retryAfter: Int?, close: Bool = true, cacheStatus: StaticString? = nil,
+        into o: ByteBuffer
+    ) -> Int {
         o.append("HTTP/1.1 ")
         o.append(decimal: status)
         o.append(" ")
@@ -19,6 +23,11 @@ package enum ErrorResponse {
         if let retryAfter {
             o.append("Retry-After: ")
             o.append(decimal: retryAfter)
+            o.append("\r\n")
+        }
+        if let cacheStatus {
+            o.append("Cache-Status: ")
+            o.append(cacheStatus)
             o.append("\r\n")
         }
         o.append("\r\n")

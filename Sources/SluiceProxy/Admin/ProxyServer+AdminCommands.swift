@@ -40,22 +40,27 @@ extension ProxyServer {
         }
     }
 
-    /// `POST /cache/purge`: drops the stored responses of `host` (any host when absent or
-    /// "*") whose path starts with `path_prefix` (default "/"); fills running for them are
-    /// not stored. Answers `{"purged": N}`. Control thread.
+    /// `POST /cache/purge`: drops the stored responses of `host` (required; "*": every host)
+    /// whose path starts with `path_prefix` (default "/"); fills running for them are not
+    /// stored. Answers `{"purged": N}`. Control thread.
     func purgeCache(body: String) -> AdminAnswer {
         guard let store = snapshot.cache else { return .text(404, "no route has a cache\n") }
         let object = body.isEmpty ? [:] : (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
         guard let object, object.values.allSatisfy({ $0 is String }) else {
             return .text(400, "the body must be a JSON object like {\"host\": \"shop.example\", \"path_prefix\": \"/products/\"}\n")
         }
-        var host = (object["host"] as? String ?? "*").lowercased()
+        // The host is required ("*" for every host): a forgotten body must not empty the cache.
+        guard var host = (object["host"] as? String)?.lowercased(), !host.isEmpty else {
+            return .text(
+                400,
+                "name the \"host\" to purge (\"*\" for every host), e.g. {\"host\": \"shop.example\", \"path_prefix\": \"/products/\"}\n")
+        }
         if let colon = host.lastIndex(of: ":"), host[host.index(after: colon)...].allSatisfy(\.isNumber) {
             host = String(host[..<colon])
         }
         let prefix = object["path_prefix"] as? String ?? "/"
         guard prefix.hasPrefix("/") else { return .text(400, "path_prefix must start with /\n") }
-        let n = store.purge(where: CacheKey.matcher(host: host == "*" || host.isEmpty ? nil : host, pathPrefix: prefix))
+        let n = store.purge(where: CacheKey.matcher(host: host == "*" ? nil : host, pathPrefix: prefix))
         logger.notice("cache purged", metadata: ["host": "\(host)", "path_prefix": "\(prefix)", "entries": "\(n)"])
         return AdminAnswer(status: 200, contentType: "application/json", body: Data("{\"purged\": \(n)}\n".utf8))
     }

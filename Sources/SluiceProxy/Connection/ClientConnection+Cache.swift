@@ -237,7 +237,9 @@ extension ClientConnection {
             let o = ensureOut()
             o.append("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */")
             o.append(decimal: e.length ?? 0)
-            o.append("\r\nContent-Length: 0\r\nCache-Status: sluice; hit\r\n")
+            o.append("\r\nContent-Length: 0\r\nAge: ")
+            o.append(decimal: CacheRules.currentAge(e.freshness, now: now))
+            o.append("\r\nCache-Status: sluice; hit\r\n")
             if !exchange.keepAlive {
                 o.append("Connection: close\r\n")
             } else if !exchange.clientIsHTTP11 {
@@ -360,6 +362,13 @@ extension ClientConnection {
     func pumpCache(_ e: CacheEntry) -> Bool {
         if exchange.state == .coalescing {
             switch e.state {
+            case .failed:
+                worker.removeCacheWaiter(self, e)
+                cacheReader = nil
+                if serveStale(onError: true) { return true }
+                // The backend failed the request this one shared: the same failure, now.
+                run(exchange.fail(ErrorAnswer(502, "the backend failed the shared request")))
+                return true
             case .abandoned, .hitForMiss, .cut:
                 worker.removeCacheWaiter(self, e)
                 cacheReader = nil
@@ -419,7 +428,7 @@ extension ClientConnection {
                 if exchange.bodyMode == .chunked { ChunkedEncoder.appendEnd(to: ensureOut()) }
                 finishCachedAnswer()
                 return true
-            case .cut, .abandoned, .hitForMiss:
+            case .cut, .abandoned, .hitForMiss, .failed:
                 worker.removeCacheWaiter(self, e)
                 cacheReader = nil
                 cut()
@@ -510,8 +519,11 @@ extension ClientConnection {
         guard cacheFillStale, let old = cacheStale, let fill = cacheFill, let rc = cacheRoute, let store = cacheStore,
             old.state == .complete
         else { return false }
-        let merged = StoredHead.merge(old.head, with: response, p)
-        var mergedHead = merged
+        // The stored head takes the 304's fields except Set-Cookie: a cookie is this client's
+        // alone (its own answer below carries it; the stored response never does).
+        let stored = StoredHead.merge(old.head, with: response, p, keepSetCookie: false)
+        let own = StoredHead.merge(old.head, with: response, p, keepSetCookie: true)
+        var mergedHead = stored
         mergedHead.append(contentsOf: [13, 10])
         var parsed = ResponseHead()
         let facts: ResponseFacts = mergedHead.withUnsafeBytes { raw in
@@ -522,18 +534,25 @@ extension ClientConnection {
         let (requestWall, wall) = wallSeconds()
         var etag = old.etag
         if let t = facts.etag { etag = mergedHead.withUnsafeBytes { Array($0[t.start..<t.end]) } }
-        fill.replaceBody(old.body)
-        fill.setHead(
-            status: old.status, head: merged, varyNames: old.varyNames, variant: old.variant, etag: etag,
-            lastModified: facts.lastModified ?? old.lastModified,
-            freshness: CacheRules.storedFreshness(
-                facts, policy: rc.policy, requestTimeWall: requestWall, responseTimeWall: wall, storedAt: now),
-            contentLength: old.length)
-        cacheFill = nil
-        cacheStoring = false
-        store.complete(fill, now: now)
-        worker.announce(fill)
+        let freshness = CacheRules.storedFreshness(
+            facts, policy: rc.policy, requestTimeWall: requestWall, responseTimeWall: wall, storedAt: now)
         count(.revalidated)
+        // The 304 may also have made the response unstorable (now `private`, `no-store`): then
+        // the stored copy goes and nobody else gets it; this client still gets its answer.
+        let storable = CacheRules.storability(method: .get, request: cacheRequest, response: facts, policy: rc.policy) == nil
+        if storable {
+            fill.replaceBody(old.body)
+            fill.setHead(
+                status: old.status, head: stored, varyNames: old.varyNames, variant: old.variant, etag: etag,
+                lastModified: facts.lastModified ?? old.lastModified, freshness: freshness, contentLength: old.length)
+            cacheFill = nil
+            cacheStoring = false
+            store.complete(fill, now: now)
+            worker.announce(fill)
+        } else {
+            store.remove(old)
+            dropFill(hitForMissUntil: now &+ Self.hitForMissNanos)
+        }
         // The 304 has no body: the backend connection is clean.
         up.channel.inBuf?.consume(length)
         upstream = nil
@@ -545,7 +564,8 @@ extension ClientConnection {
         }
         releaseBackendSlot()
         cacheStale = nil
-        startCachedAnswer(fill, status: "sluice; fwd=stale; fwd-status=304")
+        startCachedAnswer(
+            store.answerOnly(old, head: own, freshness: freshness), status: "sluice; fwd=stale; fwd-status=304")
         return true
     }
 
@@ -559,6 +579,8 @@ extension ClientConnection {
         var reason = CacheRules.storability(method: exchange.method, request: cacheRequest, response: facts, policy: rc.policy)
         let length = response.framing(requestMethod: exchange.method).knownLength
         if reason == nil, let length, length > store.maxObject { reason = .noFreshness }
+        // A 5xx never replaces a stored response, whatever freshness it states.
+        if reason == nil, cacheFillStale, response.status >= 500 { reason = .status }
         guard reason == nil else {
             // What the response itself makes uncacheable is remembered (hit for miss); an error,
             // a partial or not-modified answer to this request's own headers, is not.
@@ -568,7 +590,8 @@ extension ClientConnection {
             case .status: uncacheable = response.status < 500 && response.status != 304
             case .method, .requestNoStore, .authorization, .partialContent: uncacheable = false
             }
-            dropFill(hitForMissUntil: uncacheable ? worker.loop.now &+ Self.hitForMissNanos : 0)
+            dropFill(
+                hitForMissUntil: uncacheable ? worker.loop.now &+ Self.hitForMissNanos : 0, failed: response.status >= 500)
             count(cacheFillStale ? .revalidated : .miss)
             return cacheFillStale ? "sluice; fwd=stale" : "sluice; fwd=miss"
         }
@@ -582,6 +605,12 @@ extension ClientConnection {
             {
                 VaryKey.values(of: facts.vary.names, UnsafeRawPointer(forwardedHead.readPointer), h.fields, into: &variant)
             }
+        }
+        if variant.count > Self.maxCacheKey {
+            // This request's values of the Vary headers would make an oversized key.
+            dropFill()
+            count(.bypass)
+            return "sluice; fwd=bypass; detail=vary-too-long"
         }
         var etag: [UInt8]? = nil
         if let t = facts.etag { etag = Array(UnsafeRawBufferPointer(start: p + t.start, count: t.end - t.start)) }
@@ -612,18 +641,20 @@ extension ClientConnection {
 
     /// The fill ends without a stored response: its waiters learn it (abandoned before any
     /// body was shared, cut after).
-    func dropFill(hitForMissUntil: UInt64 = 0) {
+    /// `failed`: no usable answer came (the backend refused, timed out, answered 5xx): waiters
+    /// get a stale copy or the error instead of asking again.
+    func dropFill(hitForMissUntil: UInt64 = 0, failed: Bool = false) {
         guard let fill = cacheFill, let store = cacheStore else { return }
         cacheFill = nil
         let shared = cacheStoring
         cacheStoring = false
-        store.drop(fill, as: shared ? .cut : .abandoned, hitForMissUntil: hitForMissUntil)
+        store.drop(fill, as: shared ? .cut : failed ? .failed : .abandoned, hitForMissUntil: hitForMissUntil)
         worker.announce(fill)
     }
 
     /// The exchange ends (`completed`: its response went out whole): a fill that kept the
     /// whole body is stored, any other is dropped; a waiter leaves its fill.
-    func settleCache(completed: Bool) {
+    func settleCache(completed: Bool, failed: Bool = false) {
         if let fill = cacheFill, let store = cacheStore {
             if completed && cacheStoring {
                 cacheFill = nil
@@ -631,7 +662,7 @@ extension ClientConnection {
                 store.complete(fill, now: worker.loop.now)
                 worker.announce(fill)
             } else {
-                dropFill()
+                dropFill(failed: failed)
             }
         }
         if let e = cacheReader {

@@ -186,6 +186,8 @@ extension ClientConnection {
                 run(exchange.noBackend(canWait: false, admitted: false, now: worker.loop.now))
                 return
             }
+            // A stale copy within stale_if_overloaded answers now rather than after a wait.
+            if !woken && cacheStale != nil && serveStale(onError: false) { return }
             switch worker.enqueue(self, wc, putBack: woken, mayTakeFreeSlot: round < 3) {
             case .waiting:
                 run(exchange.noBackend(canWait: true, admitted: true, now: queuedAt))

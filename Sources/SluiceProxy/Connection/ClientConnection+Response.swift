@@ -236,9 +236,13 @@ extension ClientConnection {
     /// `keepAlive` (a refusal of a request read whole: the next request may follow).
     func sendError(_ code: Int, _ reason: StaticString, retryAfter: Int? = nil, keepAlive: Bool = false) {
         closeUpstream()
-        if cacheRoute != nil || cacheReader != nil { settleCache(completed: false) }
+        let cached = cacheRoute != nil && phase == .exchange
+        if cached && cacheResult == nil { count(.miss) }
+        if cacheRoute != nil || cacheReader != nil { settleCache(completed: false, failed: code >= 500) }
         let goesOn = keepAlive && phase == .exchange && !worker.draining && !listener.removed
-        bytesSent = ErrorResponse.write(status: code, reason: reason, retryAfter: retryAfter, close: !goesOn, into: ensureOut())
+        bytesSent = ErrorResponse.write(
+            status: code, reason: reason, retryAfter: retryAfter, close: !goesOn,
+            cacheStatus: cached ? "sluice; fwd=miss; detail=error" : nil, into: ensureOut())
         if goesOn {
             endRetryAccounting()
             logExchange(aborted: false)

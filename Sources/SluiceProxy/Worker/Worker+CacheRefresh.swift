@@ -20,9 +20,7 @@ extension Worker {
             shared.connectionClosed()
             return false
         }
-        // The head, with `Connection: close` so the inner connection ends after its answer.
-        var bytes = Array(head.dropLast(2))
-        bytes.append(contentsOf: "Connection: close\r\n\r\n".utf8)
+        var bytes = Self.refreshHead(head)
         let sent = bytes.withUnsafeBytes { try? Socket.write(outer, $0.baseAddress!, $0.count) }
         guard case .done(let n)? = sent, n == bytes.count else {
             Socket.close(inner)
@@ -41,6 +39,45 @@ extension Worker {
         }
         adopt(fd: inner, peer: Self.refreshPeer, listener: listener, refreshing: stale)
         return true
+    }
+
+    /// The refresh's request head: the triggering request's forwarded head without the fields
+    /// that belong to that client (`Cookie`, `Authorization`: a refresh acts for nobody, so it
+    /// never fetches with one shopper's credentials what every shopper will get) and its
+    /// `X-Request-Id` (the refresh gets its own), plus `Connection: close`.
+    static func refreshHead(_ head: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(head.count + 24)
+        var start = 0
+        var first = true
+        var i = 0
+        while i + 1 < head.count {
+            guard head[i] == 13 && head[i + 1] == 10 else {
+                i += 1
+                continue
+            }
+            let line = head[start..<i]
+            if line.isEmpty { break }
+            if first || !Self.isPersonal(line) {
+                out.append(contentsOf: line)
+                out.append(contentsOf: [13, 10])
+            }
+            first = false
+            i += 2
+            start = i
+        }
+        out.append(contentsOf: "Connection: close\r\n\r\n".utf8)
+        return out
+    }
+
+    static func isPersonal(_ line: ArraySlice<UInt8>) -> Bool {
+        for name in ["cookie:", "authorization:", "x-request-id:"] {
+            let n = Array(name.utf8)
+            if line.count >= n.count && zip(line.prefix(n.count), n).allSatisfy({ ($0 | 0x20) == $1 || $0 == $1 }) {
+                return true
+            }
+        }
+        return false
     }
 
     nonisolated(unsafe) static let refreshPeer: SocketAddress = (try? SocketAddress.resolve("127.0.0.1:0"))!

@@ -12,12 +12,14 @@ final class CacheRig: @unchecked Sendable {
 
     init(
         cache: String = "{ stale_if_error: 60s }", workers: Int = 2, limits: String = "", accessLog: String = "off",
+        top: String = "",
         _ handler: @escaping @Sendable (OriginRequest) -> OriginReply
     ) throws {
         origin = OriginServer(handler)
         sluice = try SluiceProcess(
             yaml: """
                 workers: \(workers)
+                \(top)
                 access_log: { path: \(accessLog) }
                 listeners:
                   - name: web
