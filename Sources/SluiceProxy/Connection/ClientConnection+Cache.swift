@@ -106,7 +106,13 @@ extension ClientConnection {
                 cachePlan = .serve(e, status: "sluice; hit; detail=stale-while-revalidate", result: .stale)
             case .revalidate:
                 cacheStale = e
-                if let fill, rc.coalesce {
+                if now < e.refreshAfter.load(ordering: .relaxed),
+                    CacheRules.mayServeOnError(e.freshness, request: cacheRequest, now: now)
+                {
+                    // Its backend failed it within the last second: answer stale without
+                    // asking again (one attempt per entry per second while it is down).
+                    cachePlan = .serve(e, status: "sluice; hit; detail=stale-if-error", result: .stale)
+                } else if let fill, rc.coalesce {
                     cachePlan = .coalesce(fill)
                 } else if get, cacheRequest.cc.noStore == false, !cacheRequest.hasRange {
                     cachePlan = fillPlan(p, store, rc, stale: true)
@@ -471,8 +477,9 @@ extension ClientConnection {
             : CacheRules.mayServeWhenOverloaded(st.freshness, request: cacheRequest, now: now)
         guard ok else { return false }
         cacheStale = nil
-        dropFill()
+        dropFill(failed: onError)
         closeUpstream()
+        if onError { st.refreshAfter.store(worker.loop.now &+ Self.refreshBackoffNanos, ordering: .relaxed) }
         count(.stale)
         startCachedAnswer(st, status: onError ? "sluice; hit; detail=stale-if-error" : "sluice; hit; detail=stale-if-overloaded")
         return true

@@ -111,6 +111,22 @@ import Testing
         #expect(r.header("cache-status") == "sluice; hit; detail=stale-if-error")
     }
 
+    /// While the backend fails, a stale entry is tried against it once a second, not by every
+    /// request: the others get the stale copy without a backend request.
+    @Test func aFailingBackendIsAskedOncePerSecondPerEntry() throws {
+        let n = Counter()
+        let rig = try CacheRig(cache: "{ stale_if_error: 60s }") { _ in
+            n.next() == 1 ? OriginReply(headers: [("Cache-Control", "max-age=1")], body: "good") : OriginReply(status: 503)
+        }
+        _ = try rig.get("/down")
+        usleep(1_100_000)
+        for _ in 0..<20 {
+            let r = try rig.get("/down")
+            #expect(r.status == 200 && r.header("cache-status") == "sluice; hit; detail=stale-if-error")
+        }
+        #expect(rig.origin.count("/down") == 2)
+    }
+
     /// must-revalidate forbids stale answers: the error goes through.
     @Test func mustRevalidateIsNeverServedStale() throws {
         let rig = try CacheRig(cache: "{ stale_if_error: 60s }") { _ in
