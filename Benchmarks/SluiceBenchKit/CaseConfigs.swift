@@ -68,6 +68,7 @@ public enum CaseConfigs {
             admin: { listen: 127.0.0.1:0 }
             access_log: { path: off }
             limits: { max_connections: 9000 }
+            timeouts: { client_idle: 75s }
             listeners:
               - name: web
                 listen: 127.0.0.1:\(port)
