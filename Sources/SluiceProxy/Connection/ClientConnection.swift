@@ -111,7 +111,8 @@ final class ClientConnection: EventHandler, TimerTarget {
     /// The client address hashed for `hash_on: client_ip` (0: not computed yet).
     var clientIPHash: UInt64 = 0
 
-    // The response cache (ClientConnection+Cache), for an exchange of a cached route.
+    // The response cache (ClientConnection+CacheLookup, +CacheAnswer, +CacheFill), for an
+    // exchange of a cached route.
     var cacheRoute: RouteCache?
     var cacheStore: CacheStore?
     var cachePlan = CachePlan.none
