@@ -76,13 +76,18 @@ extension ClientConnection {
         o.append("Age: ")
         o.append(decimal: CacheRules.currentAge(e.freshness, now: now))
         o.append("\r\nCache-Status: sluice; hit\r\n")
+        appendConnectionField(o)
+        finishCachedAnswer()
+    }
+
+    /// `Connection` as the client's connection needs it, and the head's end.
+    func appendConnectionField(_ o: ByteBuffer) {
         if !exchange.keepAlive {
             o.append("Connection: close\r\n")
         } else if !exchange.clientIsHTTP11 {
             o.append("Connection: keep-alive\r\n")
         }
         o.append("\r\n")
-        finishCachedAnswer()
     }
 
     static func startsWith(_ line: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {

@@ -246,12 +246,7 @@ extension ClientConnection {
             o.append("\r\nContent-Length: 0\r\nAge: ")
             o.append(decimal: CacheRules.currentAge(e.freshness, now: now))
             o.append("\r\nCache-Status: sluice; hit\r\n")
-            if !exchange.keepAlive {
-                o.append("Connection: close\r\n")
-            } else if !exchange.clientIsHTTP11 {
-                o.append("Connection: keep-alive\r\n")
-            }
-            o.append("\r\n")
+            appendConnectionField(o)
             finishCachedAnswer()
             return true
         case .coalesce(let e):

@@ -330,44 +330,18 @@ struct Exchange {
         return countedInBudget
     }
 
-    // MARK: the cache (DESIGN §5: a hit is an exchange that needs no backend; a coalesced
-    // waiter is one fed by another's response)
+    // MARK: answers that need no backend (the cache: Exchange+Cache)
 
-    /// The request waits for the head of a fill another exchange runs for its key.
-    mutating func coalesce(now: UInt64) {
-        enter(.coalescing, now &+ policy.response)
-    }
-
-    /// A stored or shared response answers the request: its head goes out now and the body
-    /// follows from the cache (`length` nil: a shared body whose end only its fill knows,
-    /// re-chunked for an HTTP/1.1 client, raw then close for HTTP/1.0). HEAD has no body.
-    mutating func cacheAnswer(status s: Int, length: Int?, draining: Bool, now: UInt64) -> ClientBodyMode {
+    /// The answer comes from elsewhere than a backend: its head goes out now, its body in
+    /// `framing`, re-framed for the client in `mode`; `closeAfter`: the connection ends after it.
+    mutating func localAnswer(status s: Int, framing: BodyFraming, mode: ClientBodyMode, closeAfter: Bool, now: UInt64) {
         status = s
         upstreamReusable = false
-        if method == .head || s == 304 || s == 204 {
-            responseFraming = .none
-            bodyMode = .none
-        } else if let length {
-            responseFraming = length == 0 ? .none : .contentLength(length)
-            bodyMode = length == 0 ? .none : .raw
-        } else {
-            responseFraming = .chunked
-            bodyMode = clientIsHTTP11 ? .chunked : .raw
-            if !clientIsHTTP11 { keepAlive = false }
-        }
-        if draining { keepAlive = false }
+        responseFraming = framing
+        bodyMode = mode
+        if closeAfter { keepAlive = false }
         responseStarted = true
         enter(.streaming, now &+ policy.response)
-        return bodyMode
-    }
-
-    /// The fill this request waited on gave up before sharing a body: the request goes to a
-    /// backend itself, as a miss.
-    mutating func coalescingEnded() -> ExchangeAction {
-        guard state == .coalescing else { return .wait }
-        state = .routing
-        deadline = .max
-        return .pick(failover: false)
     }
 
     // MARK: private
