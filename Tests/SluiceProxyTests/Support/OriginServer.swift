@@ -36,9 +36,8 @@ struct OriginReply: Sendable {
 /// A programmable HTTP/1.1 origin for cache tests: `handler` answers each request; every
 /// request is recorded (`requests`, `count(path:)`). One thread per connection, keep-alive.
 final class OriginServer: @unchecked Sendable {
-    let port: Int
-    private let fd: Int32
-    private let stopped = Atomic<Bool>(false)
+    var port: Int { acceptor.port }
+    private var acceptor: LoopbackAcceptor!
     /// Behind an NSLock, not a Synchronization.Mutex: ThreadSanitizer models pthread locks only.
     private let lock = NSLock()
     private var log: [OriginRequest] = []
@@ -46,19 +45,12 @@ final class OriginServer: @unchecked Sendable {
 
     init(_ handler: @escaping @Sendable (OriginRequest) -> OriginReply) {
         self.handler = handler
-        (fd, port) = listenOnLoopback(backlog: 512)
-        let t = Thread { [self] in acceptLoop() }
-        t.start()
+        acceptor = LoopbackAcceptor(backlog: 512) { [self] c in serve(c) }
     }
 
     deinit { stop() }
 
-    func stop() {
-        if !stopped.exchange(true, ordering: .relaxed) {
-            Glibc.shutdown(fd, Int32(SHUT_RDWR))
-            Glibc.close(fd)
-        }
-    }
+    func stop() { acceptor.stop() }
 
     var requests: [OriginRequest] {
         lock.lock()
@@ -69,22 +61,13 @@ final class OriginServer: @unchecked Sendable {
     /// Requests received for `target` (path and query).
     func count(_ target: String) -> Int { requests.filter { $0.target == target }.count }
 
-    private func acceptLoop() {
-        while !stopped.load(ordering: .relaxed) {
-            let c = accept(fd, nil, nil)
-            if c < 0 { return }
-            let t = Thread { [self] in serve(c) }
-            t.start()
-        }
-    }
-
     private func serve(_ c: Int32) {
         defer { close(c) }
         var tv = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var seen: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 16384)
-        while !stopped.load(ordering: .relaxed) {
+        while !acceptor.isStopped {
             guard let r = seen.firstRange(of: Array("\r\n\r\n".utf8)) else {
                 let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress!, $0.count, 0) }
                 if n <= 0 { return }

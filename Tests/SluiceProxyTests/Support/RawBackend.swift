@@ -7,11 +7,10 @@ import Synchronization
 /// For responses no well-behaved server would send (invalid framing, cut bodies, stray bytes).
 /// Each connection reads until the request head ends, then writes `reply` (and closes when asked).
 final class RawBackend: @unchecked Sendable {
-    let port: Int
-    private let fd: Int32
+    var port: Int { acceptor.port }
+    private var acceptor: LoopbackAcceptor!
     private let received = Mutex<[UInt8]>([])
     private let connections = Atomic<Int>(0)
-    private let stopped = Atomic<Bool>(false)
     private let eofs = Atomic<Int>(0)
     let reply: [UInt8]
     let closeAfter: Bool
@@ -24,34 +23,20 @@ final class RawBackend: @unchecked Sendable {
         self.closeAfter = closeAfter
         self.delayMillis = delayMillis
         self.cork = cork
-        (fd, port) = listenOnLoopback(backlog: 64)
-        let t = Thread { [self] in acceptLoop() }
-        t.start()
+        acceptor = LoopbackAcceptor(backlog: 64) { [self] c in
+            connections.wrappingAdd(1, ordering: .relaxed)
+            serve(c)
+        }
     }
 
     deinit { stop() }
 
-    func stop() {
-        if !stopped.exchange(true, ordering: .relaxed) {
-            Glibc.shutdown(fd, Int32(SHUT_RDWR))
-            Glibc.close(fd)
-        }
-    }
+    func stop() { acceptor.stop() }
 
     var receivedText: String { String(decoding: received.withLock { $0 }, as: UTF8.self) }
     var connectionCount: Int { connections.load(ordering: .relaxed) }
     /// Connections on which the backend read the end of stream (the proxy closed its side).
     var eofCount: Int { eofs.load(ordering: .relaxed) }
-
-    private func acceptLoop() {
-        while !stopped.load(ordering: .relaxed) {
-            let c = accept(fd, nil, nil)
-            if c < 0 { return }
-            connections.wrappingAdd(1, ordering: .relaxed)
-            let t = Thread { [self] in serve(c) }
-            t.start()
-        }
-    }
 
     private func serve(_ c: Int32) {
         var tv = timeval(tv_sec: 2, tv_usec: 0)
@@ -75,6 +60,39 @@ final class RawBackend: @unchecked Sendable {
             }
         }
         close(c)
+    }
+}
+
+/// A listening socket on 127.0.0.1 (a free port) whose accept loop hands each connection to
+/// its own thread running `serve`, until `stop()`: the shared part of the tests' backends.
+final class LoopbackAcceptor: @unchecked Sendable {
+    let port: Int
+    private let fd: Int32
+    private let stopped = Atomic<Bool>(false)
+
+    private let serve: @Sendable (Int32) -> Void
+
+    init(backlog: Int32, serve: @escaping @Sendable (Int32) -> Void) {
+        self.serve = serve
+        (fd, port) = listenOnLoopback(backlog: backlog)
+        Thread { [self] in acceptLoop() }.start()
+    }
+
+    private func acceptLoop() {
+        while !isStopped {
+            let c = accept(fd, nil, nil)
+            if c < 0 { return }
+            Thread { [serve] in serve(c) }.start()
+        }
+    }
+
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    func stop() {
+        if !stopped.exchange(true, ordering: .relaxed) {
+            Glibc.shutdown(fd, Int32(SHUT_RDWR))
+            Glibc.close(fd)
+        }
     }
 }
 
