@@ -105,6 +105,23 @@ let minimal = """
         }
     }
 
+    @Test func theAlertWebhookIsAnHTTPURLCheckedAtLoad() throws {
+        let c = try ConfigLoader.parse("admin: { alert_webhook: \"http://127.0.0.1:9000/alerts\" }\n" + minimal, file: "s.yaml")
+        #expect(c.admin.alertWebhook?.path == "/alerts")
+        #expect(c.admin.alertWebhook?.address.description == "127.0.0.1:9000")
+        #expect(try ConfigLoader.parse("admin: { alert_webhook: null }\n" + minimal, file: "s.yaml").admin.alertWebhook == nil)
+        #expect(try ConfigLoader.parse(minimal, file: "s.yaml").admin.alertWebhook == nil)
+        do {
+            _ = try ConfigLoader.parse("admin:\n  alert_webhook: https://hooks.example/x\n" + minimal, file: "s.yaml")
+            Issue.record("an https webhook was accepted")
+        } catch {
+            #expect(
+                error.errors.map(\.description) == [
+                    "s.yaml:2: admin.alert_webhook: only http:// is supported (put a local relay in front of an https receiver): \"https://hooks.example/x\""
+                ])
+        }
+    }
+
     @Test func relativeCertificatesAndCAFilesAreReadBesideTheConfig() throws {
         let dir = NSTemporaryDirectory() + "sluice-cfg-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir + "/certs", withIntermediateDirectories: true)
