@@ -13,9 +13,10 @@ operator sees:
 3. clicking drain on another backend turns its row to draining (and /status agrees);
 4. a cluster and a backend named with markup show as text: no element, no script, no dialog;
    drain works on them too (their names are percent-encoded in the runtime API's path);
-5. on a phone viewport (390x844) nothing overflows horizontally.
+5. on a phone viewport (390x844) nothing overflows horizontally;
+6. with `admin.token_file`, the first runtime call asks for the token (a prompt), once.
 
-Any dialog or uncaught page error fails the test. Every process started here is ended by its
+Any other dialog or an uncaught page error fails the test. Every process started here is ended by its
 PID in `finally`; the whole test is bounded by an alarm (90 s).
 
 Usage: dashboard_test.py [--sluice PATH] [--backend PATH] [--screenshot PATH]
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -159,6 +161,26 @@ clusters:
 """
 
 
+def start_token_sluice(binary, tmp, port, procs):
+    """A second sluice whose admin API needs a token; returns its admin port."""
+    token = os.path.join(tmp, "token")
+    with open(token, "w") as f:
+        f.write("s3cret\n")
+    config = os.path.join(tmp, "token.yaml")
+    with open(config, "w") as f:
+        f.write(f"""admin: {{ listen: 127.0.0.1:0, token_file: {token} }}
+access_log: {{ path: off }}
+listeners:
+  - {{ name: web, listen: 127.0.0.1:0, routes: [ {{ cluster: app }} ] }}
+clusters:
+  - {{ name: app, backends: [ {{ name: a, address: 127.0.0.1:{port} }} ] }}
+""")
+    log_path = os.path.join(tmp, "token-sluice.log")
+    with open(log_path, "w") as log:
+        procs.append(subprocess.Popen([binary, "run", "--config", config], stdout=log, stderr=subprocess.STDOUT))
+    return log_port(log_path, "admin listening")
+
+
 # What the page shows, read from the DOM (the page's data-* attributes and text).
 CHART_JS = """([cluster, chart]) => {
   const s = [...document.querySelectorAll('section.cluster')].find(x => x.dataset.cluster === cluster);
@@ -277,6 +299,27 @@ def run(args):
             check(widths[0] <= widths[1], f"the phone page overflows: scrollWidth {widths[0]} > innerWidth {widths[1]}")
             print(f"ok 5: phone: scrollWidth {widths[0]} <= innerWidth {widths[1]}")
 
+            # 6. With admin.token_file, the first runtime call asks for the token once.
+            token_admin = start_token_sluice(args.sluice, tmp, p2, procs)
+            guarded = browser.new_page(viewport={"width": 1280, "height": 900})
+            prompts = []
+
+            def answer(d):
+                prompts.append((d.type, d.message))
+                d.accept("s3cret") if d.type == "prompt" else d.dismiss()
+
+            guarded.on("dialog", answer)
+            guarded.on("pageerror", lambda e: page_errors.append(str(e)))
+            guarded.goto(f"http://127.0.0.1:{token_admin}/", wait_until="load")
+            guarded.wait_for_function(f"() => ({ROW_JS})(['app', 'a'])", timeout=5000)
+            row_a = guarded.locator("section.cluster[data-cluster='app'] tr[data-backend='a']")
+            row_a.locator("button[data-action='drain']").click()
+            wait_for("a draining behind the token", lambda: (guarded.evaluate(ROW_JS, ["app", "a"]) or {}).get("text") == "draining", 5)
+            row_a.locator("button[data-action='enable']").click()
+            wait_for("a enabled with the kept token", lambda: (guarded.evaluate(ROW_JS, ["app", "a"]) or {}).get("text") == "healthy", 5)
+            check(len(prompts) == 1 and prompts[0][0] == "prompt" and "token" in prompts[0][1], f"the token prompts: {prompts}")
+            print("ok 6: token asked once (a prompt), drain and enable went through with it")
+
             check(not dialogs, f"a dialog opened: {dialogs}")
             check(not page_errors, f"page errors: {page_errors}")
             browser.close()
@@ -318,7 +361,7 @@ def main():
     signal.alarm(TOTAL_SECONDS)
     try:
         run(args)
-    except Failure as e:
+    except (Failure, PlaywrightError) as e:
         print(f"FAIL: {e}", file=sys.stderr)
         sys.exit(1)
     finally:
