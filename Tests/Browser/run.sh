@@ -2,6 +2,8 @@
 # The dashboard's browser test (Tests/Browser/dashboard_test.py) against the built binaries.
 # Installs nothing: .ci/run brings Debian's chromium and Playwright from PyPI.
 # Usage: Tests/Browser/run.sh [BUILD_DIR]   (default .build/debug)
+# The screenshot goes to $SCREENSHOT (default .build/browser/dashboard-failover.png; to
+# refresh the one in the docs: SCREENSHOT=docs/images/dashboard-failover.png).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="${1:-.build/debug}"
@@ -21,4 +23,4 @@ for b in sluice sluice-backend; do
     fi
 done
 exec python3 Tests/Browser/dashboard_test.py --sluice "$bin/sluice" --backend "$bin/sluice-backend" \
-    --chromium /usr/bin/chromium --screenshot docs/images/dashboard-failover.png
+    --chromium /usr/bin/chromium --screenshot "${SCREENSHOT:-.build/browser/dashboard-failover.png}"
