@@ -31,6 +31,57 @@ public struct AdminConfig: Sendable {
     public var token: String?
     /// The line of `admin.listen` in the file (of `admin:`, or 1, when the default is used).
     public var line = 1
+    /// `admin.alert_webhook`: where traffic-state changes are POSTed (nil: nowhere).
+    public var alertWebhook: WebhookTarget? = nil
+}
+
+/// An `http://host:port/path` URL, resolved at load (a reload resolves it again).
+public struct WebhookTarget: Sendable, Equatable {
+    public var address: SocketAddress
+    /// The `Host` field to send: the URL's host and port as written.
+    public var host: String
+    /// The path and query, "/" when the URL has none.
+    public var path: String
+    /// The URL as written (for logs).
+    public var url: String
+
+    public init(address: SocketAddress, host: String, path: String, url: String) {
+        self.address = address
+        self.host = host
+        self.path = path
+        self.url = url
+    }
+
+    /// Parses and resolves `url`; the error says what is wrong in words for `FILE:LINE: …`.
+    public static func parse(_ url: String) -> Result<WebhookTarget, ConfigMessage> {
+        let lower = url.lowercased()
+        if lower.hasPrefix("https://") {
+            return .failure(ConfigMessage("only http:// is supported (put a local relay in front of an https receiver): \"\(url)\""))
+        }
+        guard lower.hasPrefix("http://") else {
+            return .failure(ConfigMessage("expected a URL like http://127.0.0.1:9000/alerts, got \"\(url)\""))
+        }
+        let rest = url.dropFirst("http://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = String(rest[..<slash])
+        let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+        guard !authority.isEmpty, !authority.contains("@"), !path.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
+            return .failure(ConfigMessage("expected a URL like http://127.0.0.1:9000/alerts, got \"\(url)\""))
+        }
+        let withPort: String
+        if authority.hasSuffix("]") || !authority.contains(":") { withPort = authority + ":80" } else { withPort = authority }
+        do {
+            return .success(WebhookTarget(address: try SocketAddress.resolve(withPort), host: authority, path: path, url: url))
+        } catch {
+            return .failure(ConfigMessage(error.message))
+        }
+    }
+}
+
+/// A configuration problem in words, before it gets its file and line.
+public struct ConfigMessage: Error, Sendable, Equatable {
+    public var text: String
+    public init(_ text: String) { self.text = text }
 }
 
 public enum AccessLogTarget: Sendable, Equatable {

@@ -167,7 +167,14 @@ public enum ConfigLoader {
         var token: String? = nil
         var where_: Node? = node
         var line = ctx.line(node)
-        if let node, let a = MappingReader(node, ctx, what: "admin", known: ["listen", "token_file"]) {
+        var webhook: WebhookTarget? = nil
+        if let node, let a = MappingReader(node, ctx, what: "admin", known: ["listen", "token_file", "alert_webhook"]) {
+            if let (url, n) = a.scalar("alert_webhook"), url != "null" && url != "~" && !url.isEmpty {
+                switch WebhookTarget.parse(url) {
+                case .success(let t): webhook = t
+                case .failure(let m): ctx.error(n, "admin.alert_webhook: \(m.text)")
+                }
+            }
             if let (s, n) = a.scalar("listen") {
                 text = s
                 where_ = n
@@ -188,9 +195,13 @@ public enum ConfigLoader {
                 }
             }
         }
-        if text == "off" { return AdminConfig(listen: nil, listenText: text, tokenFile: tokenFile, token: token, line: line) }
+        if text == "off" {
+            return AdminConfig(listen: nil, listenText: text, tokenFile: tokenFile, token: token, line: line, alertWebhook: webhook)
+        }
         do {
-            return AdminConfig(listen: try SocketAddress.resolve(text), listenText: text, tokenFile: tokenFile, token: token, line: line)
+            return AdminConfig(
+                listen: try SocketAddress.resolve(text), listenText: text, tokenFile: tokenFile, token: token, line: line,
+                alertWebhook: webhook)
         } catch {
             ctx.error(where_, "admin.listen: \(error.message)")
             return nil

@@ -17,6 +17,9 @@ import Testing
         let a = MetricsSample.Backend(
             name: "a", address: "10.0.0.1:80", standby: false, weight: 2, scaledEffectiveWeight: 200, state: .healthy, healthy: true,
             activeRequests: 1, responses: [(200, 5), (502, 1)], checksPassed: 7, checksFailed: 1, ejections: 0, limit: 37)
+        var aTimed = a
+        aTimed.duration.observe(0.002)
+        aTimed.duration.observe(0.375)
         let s = MetricsSample.Backend(
             name: "s", address: "10.0.0.2:80", standby: true, weight: 1, scaledEffectiveWeight: 0, state: .unhealthy, healthy: false,
             activeRequests: 0, responses: [], checksPassed: 0, checksFailed: 3, ejections: 2, limit: 200)
@@ -35,7 +38,8 @@ import Testing
             clusters: [
                 .init(
                     name: "app", balance: "round_robin", healthChecked: true, outlierDetection: true, retries: true, standbyShare: 0.25,
-                    allDown: false, queueDepth: 2, backends: [a, s]),
+                    allDown: false, queueDepth: 2, backends: [aTimed, s],
+                    traffic: .init(state: "storm", rate10s: 812.5, rate10m: 160.25, etaSeconds: 42)),
                 .init(
                     name: "static", balance: "least_request", healthChecked: false, outlierDetection: false, retries: false,
                     standbyShare: 0, allDown: false, queueDepth: 0, backends: [st]),
@@ -61,6 +65,8 @@ import Testing
             sluice_requests_total{listener="web",cluster="old",code="200"} 2
             # HELP sluice_request_duration_seconds Time from a complete request head to the end of the response, by cluster.
             # TYPE sluice_request_duration_seconds histogram
+            sluice_request_duration_seconds_bucket{cluster="app",le="0.001"} 0
+            sluice_request_duration_seconds_bucket{cluster="app",le="0.0025"} 0
             sluice_request_duration_seconds_bucket{cluster="app",le="0.005"} 1
             sluice_request_duration_seconds_bucket{cluster="app",le="0.01"} 2
             sluice_request_duration_seconds_bucket{cluster="app",le="0.025"} 3
@@ -75,6 +81,8 @@ import Testing
             sluice_request_duration_seconds_bucket{cluster="app",le="+Inf"} 6
             sluice_request_duration_seconds_sum{cluster="app"} 2.27734375
             sluice_request_duration_seconds_count{cluster="app"} 6
+            sluice_request_duration_seconds_bucket{cluster="static",le="0.001"} 0
+            sluice_request_duration_seconds_bucket{cluster="static",le="0.0025"} 0
             sluice_request_duration_seconds_bucket{cluster="static",le="0.005"} 0
             sluice_request_duration_seconds_bucket{cluster="static",le="0.01"} 0
             sluice_request_duration_seconds_bucket{cluster="static",le="0.025"} 0
@@ -89,6 +97,56 @@ import Testing
             sluice_request_duration_seconds_bucket{cluster="static",le="+Inf"} 1
             sluice_request_duration_seconds_sum{cluster="static"} 12.0
             sluice_request_duration_seconds_count{cluster="static"} 1
+            # HELP sluice_backend_request_duration_seconds Time of the attempt that the backend answered, from connect to the end of its response.
+            # TYPE sluice_backend_request_duration_seconds histogram
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="0.001"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="0.0025"} 1
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="0.005"} 1
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="0.01"} 1
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="0.025"} 1
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="0.05"} 1
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="0.1"} 1
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="0.25"} 1
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="0.5"} 2
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="1.0"} 2
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="2.5"} 2
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="5.0"} 2
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="10.0"} 2
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="a",le="+Inf"} 2
+            sluice_backend_request_duration_seconds_sum{cluster="app",backend="a"} 0.377
+            sluice_backend_request_duration_seconds_count{cluster="app",backend="a"} 2
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="0.001"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="0.0025"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="0.005"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="0.01"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="0.025"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="0.05"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="0.1"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="0.25"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="0.5"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="1.0"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="2.5"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="5.0"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="10.0"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="app",backend="s",le="+Inf"} 0
+            sluice_backend_request_duration_seconds_sum{cluster="app",backend="s"} 0.0
+            sluice_backend_request_duration_seconds_count{cluster="app",backend="s"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="0.001"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="0.0025"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="0.005"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="0.01"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="0.025"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="0.05"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="0.1"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="0.25"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="0.5"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="1.0"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="2.5"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="5.0"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="10.0"} 0
+            sluice_backend_request_duration_seconds_bucket{cluster="static",backend="st1",le="+Inf"} 0
+            sluice_backend_request_duration_seconds_sum{cluster="static",backend="st1"} 0.0
+            sluice_backend_request_duration_seconds_count{cluster="static",backend="st1"} 0
             # HELP sluice_backend_healthy 1 when the backend passes its health checks (or has none).
             # TYPE sluice_backend_healthy gauge
             sluice_backend_healthy{cluster="app",backend="a",tier="primary"} 1
@@ -152,6 +210,18 @@ import Testing
             sluice_shed_total{cluster="static",reason="no_backend",priority="critical"} 0
             sluice_shed_total{cluster="static",reason="no_backend",priority="normal"} 0
             sluice_shed_total{cluster="static",reason="no_backend",priority="sheddable"} 0
+            # HELP sluice_traffic_rate Requests per second arriving for the cluster, over the last 10 s and its 10-minute level.
+            # TYPE sluice_traffic_rate gauge
+            sluice_traffic_rate{cluster="app",window="10s"} 812.5
+            sluice_traffic_rate{cluster="app",window="10m"} 160.25
+            # HELP sluice_traffic_state 1 for the cluster's traffic state now (calm, rising, storm), 0 for the others.
+            # TYPE sluice_traffic_state gauge
+            sluice_traffic_state{cluster="app",state="calm"} 0
+            sluice_traffic_state{cluster="app",state="rising"} 0
+            sluice_traffic_state{cluster="app",state="storm"} 1
+            # HELP sluice_saturation_eta_seconds Seconds until the cluster's capacity runs out at the current growth.
+            # TYPE sluice_saturation_eta_seconds gauge
+            sluice_saturation_eta_seconds{cluster="app"} 42.0
             # HELP sluice_retries_total Requests tried again on another backend, by cluster and reason.
             # TYPE sluice_retries_total counter
             sluice_retries_total{cluster="app",reason="connect_failure"} 3
@@ -202,7 +272,7 @@ import Testing
         s.listeners = []
         s.totals = MetricTotals()
         let text = PrometheusText.render(s)
-        #expect(text.components(separatedBy: "# TYPE ").count - 1 == 17)
+        #expect(text.components(separatedBy: "# TYPE ").count - 1 == 21)
         #expect(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.count == 3)
     }
 }

@@ -19,7 +19,7 @@ import Testing
     @Test func countsTakenByIndexAreReportedUnderTheirNames() {
         var m = WorkerMetrics()
         m.reshape(listeners: ["web"], clusters: ["app", "static"], backendCount: 2)
-        m.count(listener: 0, cluster: 1, code: 200, backendID: 1, seconds: 0.003)
+        m.count(listener: 0, cluster: 1, code: 200, backendID: 1, seconds: 0.003, backendSeconds: 0.002)
         m.count(listener: 0, cluster: nil, code: 400, backendID: nil, seconds: nil)
         m.count(listener: 0, cluster: 0, code: 999, backendID: 0, seconds: 30)
         let t = m.totals()
@@ -29,11 +29,15 @@ import Testing
                 Key(listener: "web", cluster: "app", code: 599): 1,
             ])
         #expect(t.durations == ["static": histogram(0.003), "app": histogram(30)])
-        #expect(t.durations["static"]?.buckets.first == 1)
+        #expect(t.durations["static"]?.buckets[2] == 1)
         #expect(t.durations["app"]?.buckets.last == 1)
         #expect(t.backendCodes.count == 2 * Self.codes)
         #expect(t.backendCodes[1 * Self.codes + 200] == 1)
         #expect(t.backendCodes[0 * Self.codes + 599] == 1)
+        // The backend's own histogram counts the answering attempt, not the whole exchange.
+        #expect(t.backendDuration(1).buckets[1] == 1)
+        #expect(t.backendDuration(1).count == 1)
+        #expect(t.backendDuration(0).count == 0)
     }
 
     @Test func indicesOutsideTheCurrentShapeCountNothing() {
@@ -44,7 +48,10 @@ import Testing
         m.countShed(cluster: 1, .queueFull, lane: 1)
         m.countRetry(cluster: -1, .status)
         m.countHandshake(listener: 1, ok: true)
-        #expect(m.totals() == MetricTotals(backendCodes: Array(repeating: 0, count: Self.codes)))
+        var empty = MetricTotals(backendCodes: Array(repeating: 0, count: Self.codes))
+        empty.backendBuckets = Array(repeating: 0, count: DurationHistogram.bounds.count + 1)
+        empty.backendSums = [0]
+        #expect(m.totals() == empty)
     }
 
     /// Clusters `static` → `assets` (renamed, moved first), `app` moved second; listeners swapped.
@@ -64,6 +71,8 @@ import Testing
         var after = m.totals()
         #expect(after.backendCodes.count == 4 * Self.codes, "room for the new backend")
         after.backendCodes.removeLast(Self.codes)
+        after.backendBuckets.removeLast(DurationHistogram.bounds.count + 1)
+        after.backendSums.removeLast()
         #expect(after == before, "the reload alone changes no count")
 
         m.count(listener: 1, cluster: 1, code: 200, backendID: 0, seconds: 0.25)  // web → app
@@ -128,9 +137,11 @@ import Testing
 
     @Test func durationsFallInTheFirstBucketNotBelowThem() {
         #expect(DurationHistogram.bucket(0) == 0)
-        #expect(DurationHistogram.bucket(0.005) == 0)
-        #expect(DurationHistogram.bucket(0.0051) == 1)
-        #expect(DurationHistogram.bucket(10) == 10)
-        #expect(DurationHistogram.bucket(10.5) == 11)
+        #expect(DurationHistogram.bucket(0.001) == 0)
+        #expect(DurationHistogram.bucket(0.0011) == 1)
+        #expect(DurationHistogram.bucket(0.005) == 2)
+        #expect(DurationHistogram.bucket(0.0051) == 3)
+        #expect(DurationHistogram.bucket(10) == 12)
+        #expect(DurationHistogram.bucket(10.5) == 13)
     }
 }

@@ -112,14 +112,18 @@ final class AdminConnection: EventHandler, TimerTarget {
             guard buffer.readableCount >= length + bodyLength else { return false }
             let raw = buffer.readable
             var path = String(decoding: raw[head.pathStart..<head.pathEnd], as: UTF8.self)
-            if let q = path.firstIndex(of: "?") { path = String(path[..<q]) }
+            var query = ""
+            if let q = path.firstIndex(of: "?") {
+                query = String(path[path.index(after: q)...])
+                path = String(path[..<q])
+            }
             var authorization: String? = nil
             for f in head.fields
             where String(decoding: raw[Int(f.nameStart)..<Int(f.nameEnd)], as: UTF8.self).lowercased() == "authorization" {
                 authorization = String(decoding: raw[Int(f.valueStart)..<Int(f.valueEnd)], as: UTF8.self)
             }
             let body = String(decoding: raw[length..<(length + bodyLength)], as: UTF8.self)
-            let a = admin.handle(head.method, path, authorization, body)
+            let a = admin.handle(head.method, path, query: query, authorization, body)
             respond(a.status, a.contentType, head.method == .head ? Data() : a.body, contentLength: a.body.count)
             return true
         }

@@ -7,6 +7,8 @@ enum AdminCommand: Equatable {
     case status
     case metrics
     case dashboard
+    /// `GET /history?seconds=N` or `?since=T`.
+    case history(HistoryDocument.Window)
     case reload
     /// `POST /cache/purge` with `{"host", "path_prefix"}`.
     case purgeCache
@@ -33,15 +35,20 @@ enum AdminRouter {
         case notFound
         /// The path exists with another method (named in the answer).
         case methodNotAllowed(use: Method)
+        /// The path exists, the query is wrong (said in the answer).
+        case badRequest(String)
     }
 
-    static func route(_ method: Method, _ path: String, authorization: String?, token: String?) -> Route {
+    static func route(_ method: Method, _ path: String, query: String = "", authorization: String?, token: String?) -> Route {
         if method != .get && method != .head, let token, !bearer(authorization, matches: token) { return .unauthorized }
         switch (method, path) {
         case (.get, "/healthz"), (.head, "/healthz"): return .run(.healthz)
         case (.get, "/status"): return .run(.status)
         case (.get, "/metrics"): return .run(.metrics)
         case (.get, "/"): return .run(.dashboard)
+        case (.get, "/history"):
+            guard let w = HistoryDocument.window(query: query) else { return .badRequest("seconds must be 1 to 900, since a Unix time") }
+            return .run(.history(w))
         case (.post, "/reload"): return .run(.reload)
         case (.post, "/cache/purge"): return .run(.purgeCache)
         case (_, "/cache/purge"): return .methodNotAllowed(use: .post)

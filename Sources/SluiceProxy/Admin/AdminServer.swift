@@ -56,12 +56,13 @@ final class AdminServer: EventHandler {
     }
 
     /// Answers one request: routes it (`AdminRouter`), then runs its command. Control thread.
-    func handle(_ method: Method, _ path: String, _ authorization: String?, _ body: String) -> AdminAnswer {
-        switch AdminRouter.route(method, path, authorization: authorization, token: token) {
+    func handle(_ method: Method, _ path: String, query: String = "", _ authorization: String?, _ body: String) -> AdminAnswer {
+        switch AdminRouter.route(method, path, query: query, authorization: authorization, token: token) {
         case .run(let command): return server.run(command, body: body)
         case .unauthorized: return .text(401, "a bearer token is required for this call\n")
         case .notFound: return .text(404, "not found\n")
         case .methodNotAllowed(let use): return .text(405, "use \(use == .put ? "PUT" : "POST")\n")
+        case .badRequest(let why): return .text(400, why + "\n")
         }
     }
 }

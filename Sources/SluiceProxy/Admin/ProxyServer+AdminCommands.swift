@@ -29,6 +29,10 @@ extension ProxyServer {
                 status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Data(PrometheusText.render(sample()).utf8))
         case .dashboard:
             return AdminAnswer(status: 200, contentType: "text/html; charset=utf-8", body: Data(Dashboard.html.utf8))
+        case .history(let window):
+            let now = history.clusters.lazy.compactMap { $0.points.last?.t }.max() ?? Date().timeIntervalSince1970
+            let doc = HistoryDocument(history: history, snapshotGeneration: snapshot.generation, now: now)
+            return AdminAnswer(status: 200, contentType: "application/json", body: doc.json(window))
         case .reload:
             let errors = reloadFromFile()
             if errors.isEmpty { return .text(200, "reloaded: generation \(generation)\n") }

@@ -7,12 +7,15 @@ extension ClientConnection {
     func logExchange(aborted: Bool) {
         let backendID = exchange.firstByteAt != 0 ? backend?.id : nil
         let seconds = Double(worker.loop.now &- exchange.startedAt) / 1e9
+        let attempt = exchange.upstreamStartedAt != 0 ? Double(worker.loop.now &- exchange.upstreamStartedAt) / 1e9 : nil
         if listener.isCurrent && !(cluster?.retired ?? false) {
             worker.metrics.count(
-                listener: listenerIndex, cluster: cluster?.currentIndex, code: status, backendID: backendID, seconds: seconds)
+                listener: listenerIndex, cluster: cluster?.currentIndex, code: status, backendID: backendID, seconds: seconds,
+                backendSeconds: attempt)
         } else {
             worker.metrics.countRetired(
-                listener: listenerName, cluster: cluster?.runtime.name, code: status, backendID: backendID, seconds: seconds)
+                listener: listenerName, cluster: cluster?.runtime.name, code: status, backendID: backendID, seconds: seconds,
+                backendSeconds: attempt)
         }
         let log = worker.accessLog
         guard log.enabled else { return }

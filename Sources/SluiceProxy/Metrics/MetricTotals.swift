@@ -40,6 +40,21 @@ struct MetricTotals: Equatable {
     /// Backend responses by `backend id × WorkerMetrics.codes + code` (ids never change for a
     /// backend, so this needs no names).
     var backendCodes: [Int] = []
+    /// `backend_request_duration_seconds`: buckets by `backend id × (bounds + 1) + bucket`
+    /// (not cumulative) and the sums by backend id.
+    var backendBuckets: [Int] = []
+    var backendSums: [Double] = []
+
+    /// A backend's `backend_request_duration_seconds`, by id (empty when never counted).
+    func backendDuration(_ id: Int) -> DurationHistogram {
+        var d = DurationHistogram()
+        let nb = DurationHistogram.bounds.count + 1
+        guard id >= 0, (id + 1) * nb <= backendBuckets.count else { return d }
+        d.buckets = Array(backendBuckets[(id * nb)..<((id + 1) * nb)])
+        d.count = d.buckets.reduce(0, +)
+        d.sum = id < backendSums.count ? backendSums[id] : 0
+        return d
+    }
 
     /// The fold: adds every counter of `other` to this one.
     mutating func add(_ other: MetricTotals) {
@@ -51,6 +66,11 @@ struct MetricTotals: Equatable {
         Self.add(other.cache, into: &cache)
         Self.add(other.handshakes, into: &handshakes)
         Self.add(other.backendCodes, into: &backendCodes)
+        Self.add(other.backendBuckets, into: &backendBuckets)
+        if backendSums.count < other.backendSums.count {
+            backendSums.append(contentsOf: repeatElement(0, count: other.backendSums.count - backendSums.count))
+        }
+        for i in other.backendSums.indices { backendSums[i] += other.backendSums[i] }
     }
 
     /// Adds `counts` to the row of `name` (created with as many zeros when missing).
@@ -87,7 +107,7 @@ struct MetricTotals: Equatable {
 /// +Inf), the sum of observed seconds and their count.
 struct DurationHistogram: Equatable {
     /// Upper bounds of the buckets, in seconds (+Inf implied).
-    static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    static let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
     var buckets = [Int](repeating: 0, count: bounds.count + 1)
     var sum: Double = 0

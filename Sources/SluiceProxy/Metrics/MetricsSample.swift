@@ -31,6 +31,8 @@ struct MetricsSample {
         var ejections: Int
         /// Its concurrency limit now, adaptive or fixed; nil when its cluster has no `limits`.
         var limit: Int? = nil
+        /// `backend_request_duration_seconds`: the answering attempts' times, on all workers.
+        var duration = DurationHistogram()
 
         var tier: String { standby ? "standby" : "primary" }
         var requestsTotal: Int { responses.reduce(0) { $0 + $1.count } }
@@ -47,6 +49,16 @@ struct MetricsSample {
         var allDown: Bool
         var queueDepth: Int
         var backends: [Backend]
+        /// The storm detector's view at the last history tick (nil before the first).
+        var traffic: Traffic? = nil
+    }
+
+    /// `traffic_rate`, `traffic_state` and `saturation_eta_seconds` of one cluster.
+    struct Traffic {
+        var state: String
+        var rate10s: Double
+        var rate10m: Double
+        var etaSeconds: Double?
     }
 
     struct Listener {

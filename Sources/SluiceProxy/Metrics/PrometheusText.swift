@@ -13,7 +13,7 @@ enum PrometheusText {
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP sluice_\(name) \(help)\n# TYPE sluice_\(name) \(type)\n"
         }
-        func line(_ name: String, _ labels: String, _ value: some CustomStringConvertible) {
+        func line(_ name: String, _ labels: String, _ value: any CustomStringConvertible) {
             out += "sluice_\(name){\(labels)} \(value)\n"
         }
 
@@ -23,16 +23,13 @@ enum PrometheusText {
         }
         family("request_duration_seconds", "histogram", "Time from a complete request head to the end of the response, by cluster.")
         for (name, d) in s.totals.durations.sorted(by: { $0.key < $1.key }) {
-            let cluster = "cluster=\"\(esc(name))\""
-            var cumulative = 0
-            for (i, le) in DurationHistogram.bounds.enumerated() {
-                cumulative += d.buckets[i]
-                line("request_duration_seconds_bucket", "\(cluster),le=\"\(le)\"", cumulative)
-            }
-            cumulative += d.buckets[DurationHistogram.bounds.count]
-            line("request_duration_seconds_bucket", "\(cluster),le=\"+Inf\"", cumulative)
-            line("request_duration_seconds_sum", cluster, d.sum)
-            line("request_duration_seconds_count", cluster, d.count)
+            histogram("request_duration_seconds", "cluster=\"\(esc(name))\"", d, line)
+        }
+        family(
+            "backend_request_duration_seconds", "histogram",
+            "Time of the attempt that the backend answered, from connect to the end of its response.")
+        for c in s.clusters {
+            for b in c.backends { histogram("backend_request_duration_seconds", labels(c, b), b.duration, line) }
         }
         family("backend_healthy", "gauge", "1 when the backend passes its health checks (or has none).")
         for c in s.clusters {
@@ -78,6 +75,7 @@ enum PrometheusText {
                 }
             }
         }
+        traffic(s, family, line)
         rateLimited(s, family, line)
         cache(s, family, line)
         family("retries_total", "counter", "Requests tried again on another backend, by cluster and reason.")
@@ -135,6 +133,31 @@ enum PrometheusText {
         line("cache_evictions_total", "", c.evictions)
     }
 
+    /// The storm detector's rates, state and saturation estimate (DESIGN §3 "Traffic storms");
+    /// a cluster is shown once the history has ticked for it, the estimate only while traffic
+    /// grows toward a known capacity.
+    private static func traffic(
+        _ s: MetricsSample, _ family: (String, String, String) -> Void, _ line: (String, String, any CustomStringConvertible) -> Void
+    ) {
+        family("traffic_rate", "gauge", "Requests per second arriving for the cluster, over the last 10 s and its 10-minute level.")
+        for c in s.clusters {
+            guard let t = c.traffic else { continue }
+            line("traffic_rate", "cluster=\"\(esc(c.name))\",window=\"10s\"", t.rate10s)
+            line("traffic_rate", "cluster=\"\(esc(c.name))\",window=\"10m\"", t.rate10m)
+        }
+        family("traffic_state", "gauge", "1 for the cluster's traffic state now (calm, rising, storm), 0 for the others.")
+        for c in s.clusters {
+            guard let t = c.traffic else { continue }
+            for state in StormDetector.State.allCases {
+                line("traffic_state", "cluster=\"\(esc(c.name))\",state=\"\(state.rawValue)\"", state.rawValue == t.state ? 1 : 0)
+            }
+        }
+        family("saturation_eta_seconds", "gauge", "Seconds until the cluster's capacity runs out at the current growth.")
+        for c in s.clusters {
+            if let eta = c.traffic?.etaSeconds, eta.isFinite { line("saturation_eta_seconds", "cluster=\"\(esc(c.name))\"", eta) }
+        }
+    }
+
     private static func rateLimited(
         _ s: MetricsSample, _ family: (String, String, String) -> Void, _ line: (String, String, Int) -> Void
     ) {
@@ -147,6 +170,21 @@ enum PrometheusText {
         for (k, n) in series.sorted(by: { $0.key < $1.key }) {
             line("rate_limited_total", "listener=\"\(esc(k.listener))\",cluster=\"\(esc(k.cluster))\"", n)
         }
+    }
+
+    /// One histogram's series: cumulative buckets, +Inf, sum and count.
+    private static func histogram(
+        _ name: String, _ labels: String, _ d: DurationHistogram, _ line: (String, String, any CustomStringConvertible) -> Void
+    ) {
+        var cumulative = 0
+        for (i, le) in DurationHistogram.bounds.enumerated() {
+            cumulative += d.buckets[i]
+            line("\(name)_bucket", "\(labels),le=\"\(le)\"", cumulative)
+        }
+        cumulative += d.buckets[DurationHistogram.bounds.count]
+        line("\(name)_bucket", "\(labels),le=\"+Inf\"", cumulative)
+        line("\(name)_sum", labels, d.sum)
+        line("\(name)_count", labels, d.count)
     }
 
     private static func labels(_ c: MetricsSample.Cluster, _ b: MetricsSample.Backend) -> String {

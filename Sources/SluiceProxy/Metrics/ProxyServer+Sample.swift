@@ -71,18 +71,25 @@ extension ProxyServer {
                         responses.append((code, report.totals.backendCodes[b.id * codes + code]))
                     }
                 }
-                return MetricsSample.Backend(
+                var backend = MetricsSample.Backend(
                     name: b.name, address: b.address.description, standby: b.isStandby, weight: b.weight,
                     scaledEffectiveWeight: Self.scaledEffectiveWeight(b, slowStart: c.slowStart, now: now),
                     state: Self.state(b, now: now), healthy: b.health.isHealthy,
                     activeRequests: b.id < report.active.count ? report.active[b.id] : 0, responses: responses,
                     checksPassed: b.health.passes.load(ordering: .relaxed), checksFailed: b.health.failures.load(ordering: .relaxed),
                     ejections: b.health.ejections.load(ordering: .relaxed), limit: c.config.limits == nil ? nil : c.limit(for: b))
+                backend.duration = report.totals.backendDuration(b.id)
+                return backend
             }
-            return MetricsSample.Cluster(
+            var cluster = MetricsSample.Cluster(
                 name: c.name, balance: c.balance.rawValue, healthChecked: c.healthChecked, outlierDetection: c.outlier != nil,
                 retries: c.retries != nil, standbyShare: share.standby, allDown: share.allDown,
                 queueDepth: c.admission?.snapshot(now: now).waiting ?? 0, backends: backends)
+            if let d = history.cluster(c.name)?.detector {
+                cluster.traffic = MetricsSample.Traffic(
+                    state: d.state.rawValue, rate10s: d.fastRate, rate10m: d.slowRate, etaSeconds: d.etaSeconds)
+            }
+            return cluster
         }
         var sample = MetricsSample(
             configPath: configPath ?? snap.config.path, generation: snap.generation, workers: workers.count,

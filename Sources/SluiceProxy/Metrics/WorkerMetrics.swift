@@ -23,6 +23,11 @@ struct WorkerMetrics {
     private var requests: [Int] = []
     /// [backend id][code]; backend ids are stable across reloads, so this only grows.
     private var backendCodes: [Int] = []
+    /// [backend id][bucket...+Inf] and [backend id] sums: `backend_request_duration_seconds`,
+    /// the time of the answering attempt (connect to the end of the response). Grows like
+    /// `backendCodes`.
+    private var backendBuckets: [Int] = []
+    private var backendSums: [Double] = []
     /// [cluster][bucket...+Inf], then sums and counts per cluster.
     private var durationBuckets: [Int] = []
     private var durationSum: [Double] = []
@@ -45,10 +50,12 @@ struct WorkerMetrics {
         listeners = l
         clusters = c
         requests = Array(repeating: 0, count: l.count * (c.count + 1) * Self.codes)
+        let nb = DurationHistogram.bounds.count + 1
         if backendCodes.count < backendCount * Self.codes {
             backendCodes.append(contentsOf: repeatElement(0, count: backendCount * Self.codes - backendCodes.count))
+            backendBuckets.append(contentsOf: repeatElement(0, count: backendCount * nb - backendBuckets.count))
+            backendSums.append(contentsOf: repeatElement(0, count: backendCount - backendSums.count))
         }
-        let nb = DurationHistogram.bounds.count + 1
         durationBuckets = Array(repeating: 0, count: c.count * nb)
         durationSum = Array(repeating: 0, count: c.count)
         durationCount = Array(repeating: 0, count: c.count)
@@ -64,21 +71,26 @@ struct WorkerMetrics {
         var t = carried
         addCurrent(into: &t)
         t.backendCodes = backendCodes
+        t.backendBuckets = backendBuckets
+        t.backendSums = backendSums
         return t
     }
 
     // MARK: counting (the request path)
 
     /// One answered exchange, by the current snapshot's listener and cluster indices (`cluster`
-    /// nil: refused before routing) and, when a backend answered, its id. Allocation-free.
+    /// nil: refused before routing) and, when a backend answered, its id and the answering
+    /// attempt's seconds. Allocation-free.
     @inline(__always)
-    mutating func count(listener: Int, cluster: Int?, code: Int, backendID: Int?, seconds: Double?) {
+    mutating func count(
+        listener: Int, cluster: Int?, code: Int, backendID: Int?, seconds: Double?, backendSeconds: Double? = nil
+    ) {
         let code = min(max(code, 0), Self.codes - 1)
         let ci = cluster ?? clusters.count
         if listener >= 0 && listener < listeners.count && ci >= 0 && ci <= clusters.count {
             requests[(listener * (clusters.count + 1) + ci) * Self.codes + code] &+= 1
         }
-        countBackend(backendID, code)
+        countBackend(backendID, code, backendSeconds)
         if let cluster, let seconds, cluster >= 0, cluster < clusters.count {
             durationBuckets[cluster * (DurationHistogram.bounds.count + 1) + DurationHistogram.bucket(seconds)] &+= 1
             durationSum[cluster] += seconds
@@ -131,10 +143,12 @@ struct WorkerMetrics {
 
     /// An exchange whose listener or cluster is not in the current snapshot (a reload removed
     /// or moved it while the request ran): straight into the carry-over.
-    mutating func countRetired(listener: String, cluster: String?, code: Int, backendID: Int?, seconds: Double?) {
+    mutating func countRetired(
+        listener: String, cluster: String?, code: Int, backendID: Int?, seconds: Double?, backendSeconds: Double? = nil
+    ) {
         let code = min(max(code, 0), Self.codes - 1)
         carried.requests[MetricTotals.RequestKey(listener: listener, cluster: cluster ?? "", code: code), default: 0] += 1
-        countBackend(backendID, code)
+        countBackend(backendID, code, backendSeconds)
         if let cluster, let seconds { carried.durations[cluster, default: DurationHistogram()].observe(seconds) }
     }
 
@@ -157,9 +171,12 @@ struct WorkerMetrics {
     // MARK: private
 
     @inline(__always)
-    private mutating func countBackend(_ id: Int?, _ code: Int) {
-        if let id, id >= 0, id * Self.codes + code < backendCodes.count {
-            backendCodes[id * Self.codes + code] &+= 1
+    private mutating func countBackend(_ id: Int?, _ code: Int, _ seconds: Double?) {
+        guard let id, id >= 0, id * Self.codes + code < backendCodes.count else { return }
+        backendCodes[id * Self.codes + code] &+= 1
+        if let seconds, id < backendSums.count {
+            backendBuckets[id * (DurationHistogram.bounds.count + 1) + DurationHistogram.bucket(seconds)] &+= 1
+            backendSums[id] += seconds
         }
     }
 

@@ -14,6 +14,9 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
     let signalFD: Int32
     var admin: AdminServer?
     var stopping = false
+    /// Traffic-state changes go here when `admin.alert_webhook` is set (checked each tick, so a
+    /// reload can set, move or remove it).
+    var webhook: AlertWebhook?
 
     /// `signalFD` from `Signals.blockAndOpenFD()`, opened before any thread started.
     public init(server: ProxyServer, signalFD: Int32) throws {
@@ -35,10 +38,36 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
 
     /// Runs until SIGTERM or SIGINT, then drains and stops the workers. Blocks.
     public func run() {
+        loop.after(1_000_000_000) { [self] in tick() }
         loop.run()
+        webhook?.close()
         admin?.close()
         server.logger.info("stopping: draining in-flight requests")
         server.shutdown()
+    }
+
+    /// Once a second: a point of history for every cluster and backend, and the webhook for
+    /// the traffic-state changes it found.
+    func tick() {
+        let started = Clock.monotonicNanos()
+        let events = server.tickHistory()
+        let target = server.snapshot.config.admin.alertWebhook
+        if let target {
+            if webhook == nil {
+                webhook = AlertWebhook(loop: loop, target: target, logger: server.logger)
+            } else if webhook?.target != target {
+                webhook?.retarget(target)
+            }
+        } else if let w = webhook, w.pending == 0 {
+            w.close()
+            webhook = nil
+        }
+        if let webhook {
+            for e in events { if let json = server.webhookJSON(e) { webhook.post(json) } }
+        }
+        // The next tick one second after this one started (a slow sample does not make it drift).
+        let spent = Clock.monotonicNanos() &- started
+        loop.after(spent >= 1_000_000_000 ? 1_000_000 : 1_000_000_000 - spent) { [self] in tick() }
     }
 
     public func handleEvent(_ events: UInt32) {

@@ -25,6 +25,8 @@ public final class ProxyServer: @unchecked Sendable {
     var lastReload: (success: Bool, at: Date, errors: [String])? = nil
     var lastReloadSuccess = Date()
     let startedAt = Date()
+    /// The last 15 minutes, one point a second (`tickHistory`), and the events. Control thread.
+    let history = History()
 
     public init(config: Config, logger: Logger) throws {
         self.logger = logger
@@ -195,9 +197,16 @@ public final class ProxyServer: @unchecked Sendable {
         if errors.isEmpty {
             reloadSuccesses += 1
             lastReloadSuccess = Date()
+            history.note(
+                HistoryEvent(
+                    t: Date().timeIntervalSince1970, kind: .reload, text: "reload applied: generation \(snapshot.generation)"))
         } else {
             reloadFailures += 1
             for e in errors { logger.error("reload failed: \(e)") }
+            history.note(
+                HistoryEvent(
+                    t: Date().timeIntervalSince1970, kind: .reload,
+                    text: "reload failed (\(errors.count) error\(errors.count == 1 ? "" : "s")): \(errors[0])"))
         }
         lastReload = (errors.isEmpty, Date(), errors)
         return errors
