@@ -47,7 +47,9 @@ enum AdminRouter {
         case (.get, "/metrics"): return .run(.metrics)
         case (.get, "/"): return .run(.dashboard)
         case (.get, "/history"):
-            guard let w = HistoryDocument.window(query: query) else { return .badRequest("seconds must be 1 to 900, since a Unix time") }
+            guard let w = HistoryDocument.window(query: query) else {
+                return .badRequest("seconds= takes a whole number of seconds from 1 (more than 900 answers 900); since= a Unix time")
+            }
             return .run(.history(w))
         case (.post, "/reload"): return .run(.reload)
         case (.post, "/cache/purge"): return .run(.purgeCache)

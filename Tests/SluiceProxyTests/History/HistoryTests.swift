@@ -212,3 +212,32 @@ import Testing
         #expect(DurationHistogram.quantile(0.99, b) == DurationHistogram.bounds.last)
     }
 }
+
+/// A `t` printed by `/history` and sent back as `since` excludes exactly that point and event.
+@Suite struct HistorySinceTests {
+    @Test func aPrintedTimeSentBackExcludesItsOwnPoint() throws {
+        let h = History()
+        var c = HistoryTests.Counters()
+        var printed: [Double] = []
+        for i in 0..<50 {
+            c.ok += 1
+            let wall = 1_796_214_700 + Double(i) * 1.000_37 + 0.000_4
+            _ = h.record(HistoryTests.sample(c, at: wall), wall: wall, monotonic: Double(i))
+            h.note(HistoryEvent(t: wall + 0.123_456, kind: .reload, text: "r\(i)"))
+        }
+        let doc = HistoryDocument(history: h, snapshotGeneration: 1, now: h.cluster("app")!.points.last!.t)
+        let all = try #require(try JSONSerialization.jsonObject(with: doc.json(.seconds(900))) as? [String: Any])
+        printed = try #require(((all["clusters"] as? [[String: Any]])?.first?["points"] as? [String: Any])?["t"] as? [Double])
+        let events = try #require((all["events"] as? [[String: Any]])?.compactMap { $0["t"] as? Double })
+        for (i, t) in printed.enumerated() {
+            let after = try #require(try JSONSerialization.jsonObject(with: doc.json(.since(t))) as? [String: Any])
+            let ts = (((after["clusters"] as? [[String: Any]])?.first?["points"] as? [String: Any])?["t"] as? [Double]) ?? []
+            #expect(ts.count == printed.count - i - 1, "since=\(t)")
+            #expect(ts.first.map { $0 > t } ?? true)
+        }
+        for (i, t) in events.enumerated() {
+            let after = try #require(try JSONSerialization.jsonObject(with: doc.json(.since(t))) as? [String: Any])
+            #expect((after["events"] as? [Any])?.count == events.count - i - 1, "since=\(t)")
+        }
+    }
+}

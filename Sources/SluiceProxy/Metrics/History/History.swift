@@ -50,13 +50,20 @@ final class History {
     /// Adds an event from outside the tick (a reload). Returns it.
     @discardableResult
     func note(_ e: HistoryEvent) -> HistoryEvent {
+        var e = e
+        e.t = Self.millis(e.t)
         events.append(e)
         return e
     }
 
+    /// Times are kept to the millisecond, as `/history` prints them, so a client that sends a
+    /// printed `t` back as `since` gets exactly what came after it.
+    static func millis(_ t: Double) -> Double { (t * 1000).rounded() / 1000 }
+
     /// Records one second: `s` is the sample of now, `wall` the Unix time, `monotonic` a
     /// steady clock in seconds (the storm detector's). Returns the events it found.
     func record(_ s: MetricsSample, wall: Double, monotonic: Double) -> [HistoryEvent] {
+        let wall = Self.millis(wall)
         var found: [HistoryEvent] = []
         var next: [ClusterHistory] = []
         next.reserveCapacity(s.clusters.count)
