@@ -89,7 +89,11 @@ public enum StormReport {
         }
         if !r.events.isEmpty {
             out += "\n`GET /history` traffic events:\n\n"
-            for e in r.events { out += "- \(f(e.at, 1)) s: \(e.text)\n" }
+            for e in r.events { out += "- \(f(e.at, 3)) s: \(e.text)\n" }
+            // The detector decides once a second: where in the load's second its tick falls
+            // moves the storm by up to a second (the ramp's seconds are whole seconds).
+            let phase = r.events[0].at - r.events[0].at.rounded(.down)
+            out += "\nSluice's tick falls \(f(phase, 3)) s into each second of the load (from the first event).\n"
         }
         return out
     }

@@ -53,6 +53,9 @@ public struct StormRunner {
     public var timeoutMillis = 3000
     public var workers = 1
     public var pollMillis = 100
+    /// Milliseconds to wait between Sluice listening and the load's start: shifts Sluice's
+    /// once-a-second tick against the load's seconds (the tick phase the report shows).
+    public var startDelayMillis = 0
     public var sluiceBinary: String
     public var log: (String) -> Void = { print($0) }
 
@@ -132,6 +135,7 @@ public struct StormRunner {
             target: try SocketAddress.resolve("127.0.0.1:\(port)"))
         let poller = TrafficStatePoller(adminPort: adminPort, cluster: "app", intervalMillis: pollMillis)
         poller.start()
+        if startDelayMillis > 0 { usleep(UInt32(startDelayMillis) * 1000) }
         let wallBefore = Date().timeIntervalSince1970
         let monoBefore = Clock.monotonicNanos()
         let windows = gen.run { second in

@@ -118,6 +118,9 @@ struct SluiceBench: ParsableCommand {
     @Option(help: "With --case storm / storm-noise: the seed of the per-second noise.")
     var seed: UInt64 = 1
 
+    @Option(help: "With --case storm / storm-noise: milliseconds between Sluice listening and the load's start.")
+    var startDelayMs: Int = 0
+
     func run() throws {
         if let cases {
             try runCases(cases)
@@ -245,6 +248,7 @@ extension SluiceBench {
         runner.connections = connections
         runner.timeoutMillis = timeoutMs
         runner.workers = workers
+        runner.startDelayMillis = max(0, startDelayMs)
         runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let result = try runner.run(command: command)
         print(StormReport.markdown(result))
