@@ -24,6 +24,13 @@ struct SluiceBench: ParsableCommand {
             successes, how the rejected ended (503/429 with and without Retry-After, other
             statuses, timeouts, requests never sent, connection errors), recovery time and the
             Retry-After values received; a per-second table, and CSV with --csv DIR.
+
+            --case storm (issue 10, §9; Sluice alone): --storm-rate/s with seeded ±10% noise per second
+            for 90 s (the detector's 60 s warm-up and 30 s of learning), a ramp to --spike-factor x over
+            3 s held 20 s, then 40 s of baseline; the admin /metrics is polled every 100 ms for the
+            traffic state. Reports the seconds from the surge's start to rising and to storm, the
+            changes during the baseline, and the time back to calm. --case storm-noise: the noise alone
+            for --duration seconds (default 300); the number of changes.
             """)
 
     @Option(help: "Targets to run in turn: sluice, haproxy, nginx.")
@@ -89,7 +96,8 @@ struct SluiceBench: ParsableCommand {
     @Option(
         name: .customLong("case"),
         help:
-            "Run cases instead of the spike scenario: flash-sale, mix, slowdown, abuser, hot-page, or all (comma-separated).")
+            "Run cases instead of the spike scenario: flash-sale, mix, slowdown, abuser, hot-page, all, storm, storm-noise (comma-separated)."
+    )
     var cases: String?
 
     @Option(help: "With --case: write CASE-TARGET.csv (one row per second) and CASE.json into this folder.")
@@ -103,6 +111,15 @@ struct SluiceBench: ParsableCommand {
 
     @Option(help: "With --case hot-page: seconds per target (warm-up, hot, backends down, back in 3 : 3 : 1; default 72).")
     var duration: Int?
+
+    @Option(help: "With --case storm / storm-noise: the baseline rate, requests per second.")
+    var stormRate: Int = 400
+
+    @Option(help: "With --case storm / storm-noise: the seed of the per-second noise.")
+    var seed: UInt64 = 1
+
+    @Option(help: "With --case storm / storm-noise: milliseconds between Sluice listening and the load's start.")
+    var startDelayMs: Int = 0
 
     func run() throws {
         if let cases {
@@ -170,8 +187,12 @@ struct SluiceBench: ParsableCommand {
         let kinds = try targetKinds()
         let command = (["sluice-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         for name in names {
+            if let mode = StormPlan.Mode(rawValue: name) {
+                try runStorm(mode, command: command)
+                continue
+            }
             guard let c = BenchCase(rawValue: name) else {
-                throw ValidationError("unknown case \(name): use flash-sale, mix, slowdown, abuser, hot-page or all")
+                throw ValidationError("unknown case \(name): use flash-sale, mix, slowdown, abuser, hot-page, all, storm or storm-noise")
             }
             let plan = CasePlan.make(c, p)
             if printConfigs {
@@ -201,6 +222,39 @@ struct SluiceBench: ParsableCommand {
                 try CaseReport.write(result, csvTo: csv)
                 FileHandle.standardError.write(Data("written: \(csv)/\(c.rawValue)-*.csv, \(c.rawValue).json\n".utf8))
             }
+        }
+    }
+}
+
+/// `--case storm` and `--case storm-noise`: Sluice's traffic state under a surge and under
+/// baseline noise (docs/benchmarks.md §9).
+extension SluiceBench {
+    func runStorm(_ mode: StormPlan.Mode, command: String) throws {
+        var plan = StormPlan(mode: mode)
+        plan.baselineRate = stormRate
+        plan.factor = spikeFactor
+        plan.seed = seed
+        if mode == .noise, let duration { plan.baselineSeconds = duration }
+        var b = StormBackends()
+        if let backends { b.count = backends }
+        if let serviceMs { b.serviceTimeMillis = serviceMs }
+        b.bodySize = bodySize
+        let peak = Int((Double(plan.baselineRate) * plan.factor * (1 + plan.noise)).rounded(.up))
+        guard b.capacity >= 2 * peak else {
+            throw ValidationError("the backends' capacity \(b.capacity)/s is under twice the peak \(peak)/s: nothing may be shed here")
+        }
+        var runner = StormRunner(plan: plan, sluiceBinary: binary)
+        runner.backends = b
+        runner.connections = connections
+        runner.timeoutMillis = timeoutMs
+        runner.workers = workers
+        runner.startDelayMillis = max(0, startDelayMs)
+        runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let result = try runner.run(command: command)
+        print(StormReport.markdown(result))
+        if let csv {
+            try StormReport.write(result, csvTo: csv)
+            FileHandle.standardError.write(Data("written: \(csv)/\(mode.rawValue)-sluice.csv, \(mode.rawValue)-changes.csv\n".utf8))
         }
     }
 }
