@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SluiceBalancing", targets: ["SluiceBalancing"]),
         .library(name: "SluiceProxy", targets: ["SluiceProxy"]),
         .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
+        .library(name: "SluiceDiscovery", targets: ["SluiceDiscovery"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,11 +34,12 @@ let package = Package(
             name: "SluiceBalancing", dependencies: [.product(name: "DequeModule", package: "swift-collections")], swiftSettings: hot),
         .target(name: "SluiceCache", dependencies: ["SluiceHTTP", "SluiceBuffers"], path: "Sources/SluiceCache", swiftSettings: hot),
         .target(name: "SluiceConfig", dependencies: ["Yams", "SluiceSystem"]),
+        .target(name: "SluiceDiscovery", dependencies: ["SluiceSystem", "SluiceEventLoop", "SluiceConfig"]),
         .target(
             name: "SluiceProxy",
             dependencies: [
                 "SluiceSystem", "SluiceBuffers", "SluiceEventLoop", "SluiceHTTP", "SluiceBalancing", "SluiceConfig",
-                "SluiceCache", "SluiceTLS", .product(name: "Logging", package: "swift-log"),
+                "SluiceCache", "SluiceTLS", "SluiceDiscovery", .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: hot),
@@ -71,6 +73,8 @@ let package = Package(
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),
         .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceHTTP"]),
+        .testTarget(
+            name: "SluiceDiscoveryTests", dependencies: ["SluiceDiscovery", "SluiceSystem", "SluiceEventLoop", "SluiceConfig"]),
         .testTarget(
             name: "SluiceProxyTests",
             dependencies: ["SluiceProxy", "SluiceBackend", "SluiceConfig", "SluiceSystem", "SluiceHTTP"]),

@@ -315,4 +315,6 @@ public struct ClusterConfig: Sendable {
     public var responseTimeout: UInt64
     public var upstreamIdleTimeout: UInt64
     public var upstreamTLS: UpstreamTLSConfig? = nil
+    /// More backends found at run time (nil: only `backends` and `standby`).
+    public var discovery: DiscoveryConfig? = nil
 }

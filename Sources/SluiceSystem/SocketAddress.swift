@@ -47,6 +47,49 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return SocketAddress(storage: storage, length: len)
     }
 
+    /// Parses `ip:port` or `[ipv6]:port` with a numeric host only (never a lookup): discovered
+    /// and API-added backends. nil for anything else, port 0 included.
+    package static func numeric(_ text: String) -> SocketAddress? {
+        guard let (host, port) = try? split(text), port > 0 else { return nil }
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &result) == 0, let first = result else { return nil }
+        defer { freeaddrinfo(result) }
+        var storage = sockaddr_storage()
+        let len = first.pointee.ai_addrlen
+        withUnsafeMutableBytes(of: &storage) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(len)))
+        }
+        return SocketAddress(storage: storage, length: len)
+    }
+
+    /// An address from the raw bytes of a DNS record: 4 (A) or 16 (AAAA) bytes, network order.
+    package static func fromRecord(_ bytes: [UInt8], port: Int) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        let p = UInt16(truncatingIfNeeded: port).bigEndian
+        switch bytes.count {
+        case 4:
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = p
+            withUnsafeMutableBytes(of: &a.sin_addr) { $0.copyBytes(from: bytes) }
+            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: a) { dst.copyMemory(from: $0) } }
+            return SocketAddress(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in>.size))
+        case 16:
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_port = p
+            withUnsafeMutableBytes(of: &a.sin6_addr) { $0.copyBytes(from: bytes) }
+            withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: a) { dst.copyMemory(from: $0) } }
+            return SocketAddress(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
+        default:
+            return nil
+        }
+    }
+
     /// Splits `host:port`; checks the port is 0...65535.
     package static func split(_ text: String) throws(AddressError) -> (host: String, port: Int) {
         var host: Substring
