@@ -5,7 +5,7 @@ import Yams
 enum ClusterDecoder {
     static let keys = [
         "name", "balance", "hash_on", "backends", "standby", "failover", "slow_start", "health_check",
-        "outlier_detection", "retries", "limits", "timeouts", "upstream_tls",
+        "outlier_detection", "retries", "limits", "timeouts", "upstream_tls", "discovery",
     ]
 
     static func decode(_ node: Node, index: Int, _ ctx: DecodeContext, timeouts: Timeouts) -> ClusterConfig? {
@@ -17,11 +17,16 @@ enum ClusterDecoder {
         var names = Set<String>()
         let backends = decodeBackends(m, "backends", what: what, ctx, names: &names)
         let standby = decodeBackends(m, "standby", what: what, ctx, names: &names)
-        if backends.isEmpty && m.sequence("backends") != nil { ctx.error(m.node("backends"), "\(what): backends is empty") }
-        if m.node("backends") == nil { ctx.error(node, "\(what): \"backends\" is required") }
+        let discovery = m.node("discovery").flatMap { DiscoveryDecoder.decode($0, what: "\(what).discovery", ctx) }
+        // With discovery the backends may all come at run time (DESIGN §2).
+        if m.node("discovery") == nil {
+            if backends.isEmpty && m.sequence("backends") != nil { ctx.error(m.node("backends"), "\(what): backends is empty") }
+            if m.node("backends") == nil { ctx.error(node, "\(what): \"backends\" is required (or \"discovery\")") }
+        }
         var c = ClusterConfig(
             name: name, backends: backends, standby: standby, connectTimeout: timeouts.connect,
             responseTimeout: timeouts.response, upstreamIdleTimeout: timeouts.upstreamIdle)
+        c.discovery = discovery
         c.balance = m.choice("balance", BalanceAlgorithm.roundRobin)
         if let (h, n) = m.scalar("hash_on") {
             if c.balance != .hash { ctx.error(n, "\(what).hash_on needs balance: hash") }

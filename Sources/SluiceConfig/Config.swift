@@ -247,7 +247,7 @@ public struct FailoverConfig: Sendable {
     public var whenAllDown: WhenAllDown = .failOpen
 }
 
-public struct HealthCheckConfig: Sendable {
+public struct HealthCheckConfig: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable { case http, tcp }
     public var type: Kind = .http
     public var path = "/health"

@@ -32,21 +32,48 @@ extension Worker {
         moveWaiters()
 
         shares.invalidate()
-        for ch in checkers { ch.stop() }
-        checkers = []
+        closePoolsOfRemovedBackends(snap)
+        // A checker whose backend, cluster, check and TLS context are unchanged keeps running
+        // on its own schedule: runtime snapshots (discovery, the API) come often, and restarting
+        // every checker each time would check at their rate instead of `interval`.
+        var running: [Int: HealthChecker] = [:]
+        for ch in checkers { running[ch.backend.id] = ch }
+        var next: [HealthChecker] = []
         let workerCount = snap.config.workers
         for c in snap.clusters {
             guard let hc = c.config.healthCheck else { continue }
             for b in c.backends where b.id % workerCount == index {
+                if let ch = running[b.id], ch.cluster == c.name, ch.config == hc, ch.tlsContext === c.upstreamTLS,
+                    ch.backend.address == b.address
+                {
+                    running[b.id] = nil
+                    next.append(ch)
+                    continue
+                }
                 let ch = HealthChecker(worker: self, backend: b, cluster: c.name, config: hc, tls: c.upstreamTLS)
-                checkers.append(ch)
+                next.append(ch)
                 ch.start()
             }
         }
+        for ch in running.values { ch.stop() }
+        checkers = next
         tuner?.stop()
         tuner = AdaptiveTuner.make(for: self, snap)
         splits = snap.config.listeners.map { l in
             l.routes.map { r in SmoothWeightedRoundRobin(weights: r.targets.map(\.weight)) }
+        }
+    }
+
+    /// Marks the backends of `snap` live and closes the pooled connections of every other one
+    /// (removed by discovery, the API or a reload); connections still serving requests that
+    /// started on an older snapshot are closed when they come back (`releaseUpstream`).
+    func closePoolsOfRemovedBackends(_ snap: Snapshot) {
+        if live.count < snap.backendCount { live.append(contentsOf: repeatElement(false, count: snap.backendCount - live.count)) }
+        for i in live.indices { live[i] = false }
+        for c in snap.clusters { for b in c.backends { live[b.id] = true } }
+        for id in pools.indices where !pools[id].isEmpty && !live[id] {
+            for up in pools[id] { up.close() }
+            pools[id].removeAll()
         }
     }
 

@@ -52,7 +52,8 @@ extension Worker {
         up.reused = true
         up.idleSince = loop.now
         up.releaseBuffers()
-        if draining {
+        // Draining, or its backend left the snapshot while this request ran: nobody would reuse it.
+        if draining || up.backend.id >= live.count || !live[up.backend.id] {
             up.close()
             return
         }

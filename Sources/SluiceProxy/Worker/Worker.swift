@@ -32,6 +32,8 @@ final class Worker: @unchecked Sendable {
     var sessionCount = 0
     /// Idle backend connections by backend id, most recently used last.
     var pools: [[UpstreamConnection]] = []
+    /// Per backend id: in the current snapshot (idle connections of other ids are closed).
+    var live: [Bool] = []
     /// This worker's state per cluster of `snapshot` (pickers, ramp, queue, retry budget), in
     /// the snapshot's order; exchanges of older snapshots hold their own (`WorkerCluster`).
     var clusters: [WorkerCluster] = []
