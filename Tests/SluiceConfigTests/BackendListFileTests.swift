@@ -50,6 +50,13 @@ import Testing
             ])
     }
 
+    @Test func jsonIndentedWithTabsAndARepeatedJSONKeyAreHandled() throws {
+        let tabbed = "[\n\t{\"address\": \"10.0.0.7:8000\"},\n\t{\"address\": \"10.0.0.8:8000\"}\n]\n"
+        #expect(try entries(tabbed).map(\.line) == [2, 3])
+        let repeated = "[\n  {\"address\": \"10.0.0.7:8000\",\n   \"address\": \"10.0.0.8:8000\"}\n]\n"
+        #expect(errors(repeated) == ["3: key \"address\" is repeated (first at line 2)"])
+    }
+
     @Test(arguments: ["[]", "[]\n", "# scaled to zero\n[]\n", "--- []"])
     func anExplicitEmptyListIsValid(text: String) throws {
         #expect(try entries(text).isEmpty)
