@@ -188,6 +188,15 @@ import Testing
         #expect(badvers.rcode.rawValue == 16 && badvers.rcode.description == "RCODE 16")
     }
 
+    @Test func anOPTRecordIsAllowedOnceAndOnlyInTheAdditionalSection() {
+        let at = query.count - 11
+        #expect(throws: DNSMessageError.badRecordData(type: 41, at: at)) { try parse(W.reply(to: query, answers: [W.opt()])) }
+        #expect(throws: DNSMessageError.badRecordData(type: 41, at: at)) { try parse(W.reply(to: query, authority: [W.opt()])) }
+        #expect(throws: DNSMessageError.badRecordData(type: 41, at: at + 11)) {
+            try parse(W.reply(to: query, additional: [W.opt(), W.opt()]))
+        }
+    }
+
     @Test func shortAndEmptyInputsAreErrors() {
         for bytes in [[], [0xBE], [0xBE, 0xEF, 0x81], Array(query[..<12])] as [[UInt8]] {
             #expect(throws: DNSMessageError.self) { try parse(bytes) }

@@ -62,10 +62,13 @@ enum DNSAnswers {
 
     /// The backends of `host:port` from its A and AAAA addresses: sorted by name, deduplicated,
     /// weight 1, primary; an error when neither type has any.
-    static func lookupAnswer(host: String, port: Int, a: Addresses, aaaa: Addresses) -> Result<DiscoveryAnswer, DiscoveryError> {
+    /// `from` names the resolvers that answered (for the error).
+    static func lookupAnswer(host: String, port: Int, a: Addresses, aaaa: Addresses, from: String) -> Result<
+        DiscoveryAnswer, DiscoveryError
+    > {
         let all = a.bytes + aaaa.bytes
         guard !all.isEmpty else {
-            return .failure(DiscoveryError("A/AAAA query for \(dotted(host)): no A or AAAA records (NOERROR with no data)"))
+            return .failure(DiscoveryError("A/AAAA query for \(dotted(host)): no A or AAAA records (NOERROR with no data, \(from))"))
         }
         var seen = Set<String>()
         var backends: [DiscoveredBackend] = []

@@ -38,7 +38,7 @@ package final class DNSClient {
         }
         loop.after(0) { [self] in
             _ = addresses(of: host) { result in
-                done(result.flatMap { a, aaaa in DNSAnswers.lookupAnswer(host: host, port: port, a: a, aaaa: aaaa) })
+                done(result.flatMap { a, aaaa, from in DNSAnswers.lookupAnswer(host: host, port: port, a: a, aaaa: aaaa, from: from) })
             }
         }
     }
@@ -59,11 +59,11 @@ package final class DNSClient {
                 switch result {
                 case .failure(let e):
                     done(.failure(e))
-                case .success(let reply):
+                case .success(let answer):
                     let label = "SRV query for \(DNSAnswers.dotted(name))"
-                    switch DNSAnswers.srvTargets(name: canonical, reply: reply, label: label) {
-                    case .failure(let e): done(.failure(e))
-                    case .success(let (targets, ttl)): resolveTargets(targets, reply: reply, ttl: ttl, label: label, done)
+                    switch DNSAnswers.srvTargets(name: canonical, reply: answer.reply, label: label) {
+                    case .failure(let e): done(.failure(DiscoveryError("\(e.message) (resolver \(answer.resolver))")))
+                    case .success(let (targets, ttl)): resolveTargets(targets, reply: answer.reply, ttl: ttl, label: label, done)
                     }
                 }
             }
@@ -90,7 +90,7 @@ package final class DNSClient {
                 case .failure(let e):
                     group.finish()
                     done(.failure(DiscoveryError("\(label): SRV target \(target) does not resolve: \(e.message)")))
-                case .success(let (a, aaaa)):
+                case .success(let (a, aaaa, from)):
                     var both = a
                     both.bytes += aaaa.bytes
                     both.ttl = [a.ttl, aaaa.ttl].compactMap { $0 }.min()
@@ -98,7 +98,8 @@ package final class DNSClient {
                     group.pending -= 1
                     if both.bytes.isEmpty {
                         group.finish()
-                        return done(.failure(DiscoveryError("\(label): SRV target \(target) has no A or AAAA record")))
+                        return done(
+                            .failure(DiscoveryError("\(label): SRV target \(target) has no A or AAAA record (\(from))")))
                     }
                     if group.pending == 0 {
                         group.finished = true
@@ -114,7 +115,7 @@ package final class DNSClient {
     /// Asks A and AAAA for `host` in parallel; the first failure ends both.
     private func addresses(
         of host: String,
-        _ done: @escaping (Result<(DNSAnswers.Addresses, DNSAnswers.Addresses), DiscoveryError>) -> Void
+        _ done: @escaping (Result<(DNSAnswers.Addresses, DNSAnswers.Addresses, String), DiscoveryError>) -> Void
     ) -> LookupGroup {
         let group = LookupGroup(client: self)
         let canonical: String
@@ -126,12 +127,16 @@ package final class DNSClient {
             return group
         }
         var results: [DNSType: DNSAnswers.Addresses] = [:]
+        var from: [String] = []
         for type in [DNSType.a, .aaaa] where !group.finished {
             group.pending += 1
             let q = ask(host, type) { [group] result in
                 guard !group.finished else { return }
-                let found = result.flatMap { reply in
-                    DNSAnswers.addresses(of: canonical, type: type, in: reply.answers, label: "\(type) query for \(canonical)")
+                let found = result.flatMap { answer in
+                    let text = "resolver \(answer.resolver)"
+                    if !from.contains(text) { from.append(text) }
+                    return DNSAnswers.addresses(
+                        of: canonical, type: type, in: answer.reply.answers, label: "\(type) query for \(canonical) (\(text))")
                 }
                 switch found {
                 case .failure(let e):
@@ -142,7 +147,7 @@ package final class DNSClient {
                     group.pending -= 1
                     if group.pending == 0 {
                         group.finished = true
-                        done(.success((results[.a] ?? .init(), results[.aaaa] ?? .init())))
+                        done(.success((results[.a] ?? .init(), results[.aaaa] ?? .init(), from.joined(separator: ", "))))
                     }
                 }
             }
@@ -153,7 +158,9 @@ package final class DNSClient {
 
     /// Starts one question; nil when it ended at once (its `done` already ran).
     @discardableResult
-    private func ask(_ name: String, _ type: DNSType, _ done: @escaping (Result<DNSReply, DiscoveryError>) -> Void) -> DNSQuery? {
+    private func ask(_ name: String, _ type: DNSType, _ done: @escaping (Result<DNSQuery.Answer, DiscoveryError>) -> Void)
+        -> DNSQuery?
+    {
         var query: DNSQuery!
         query = DNSQuery(loop: loop, name: name, type: type, resolvers: resolvers, timeout: timeout) { [self] result in
             if let q = query {

@@ -5,16 +5,17 @@
 /// opcode QUERY, exactly the question asked (names compared case-insensitively), and every
 /// length inside the message. Compression pointers (§4.1.4) must point strictly before the start
 /// of the label run that contains them, so they cannot loop. Any input gives a value or a
-/// `DNSMessageError`, never a trap.
-package enum DNSMessage {
+/// `DNSMessageError`, never a trap. Public, with its value types, for the fuzz package
+/// (Tests/Fuzz, FuzzDNSMessage); the rest of the resolver is `package`.
+public enum DNSMessage {
     /// The UDP payload Sluice offers in its OPT record (the DNS Flag Day 2020 value).
-    package static let udpPayload: UInt16 = 1232
+    public static let udpPayload: UInt16 = 1232
     /// The class IN.
-    package static let classIN: UInt16 = 1
+    public static let classIN: UInt16 = 1
 
     /// The query for `name` (used as written; a trailing dot is implied) and `type`, with RD=1.
     /// Throws `.badName` for an empty label, a label over 63 bytes or a name over 255.
-    package static func query(id: UInt16, name: String, type: DNSType) throws(DNSMessageError) -> [UInt8] {
+    public static func query(id: UInt16, name: String, type: DNSType) throws(DNSMessageError) -> [UInt8] {
         let wire = try encodeName(name)
         var out: [UInt8] = []
         out.reserveCapacity(12 + wire.count + 4 + 11)
@@ -40,7 +41,7 @@ package enum DNSMessage {
     ///
     /// A reply with TC set or a non-zero rcode is returned with its flags and no records (its
     /// sections may be cut or meaningless); the caller decides what that means.
-    package static func parseReply(_ bytes: [UInt8], id: UInt16, name: String, type: DNSType) throws(DNSMessageError) -> DNSReply {
+    public static func parseReply(_ bytes: [UInt8], id: UInt16, name: String, type: DNSType) throws(DNSMessageError) -> DNSReply {
         let expected = try canonicalName(name)
         var r = DNSReader(bytes)
         let replyID = try r.u16()
@@ -64,11 +65,24 @@ package enum DNSMessage {
             id: replyID, rcode: DNSRcode(rawValue: UInt16(flags & 0x000F)), truncated: flags & 0x0200 != 0,
             authoritative: flags & 0x0400 != 0, answers: [], additional: [])
         if reply.truncated || reply.rcode != .noError { return reply }
-        for _ in 0..<an { reply.answers.append(try r.record()) }
-        for _ in 0..<ns { _ = try r.record() }
+        // RFC 6891 §6.1.1: one OPT record at most, in the additional section only.
+        for _ in 0..<an {
+            let at = r.offset
+            let rec = try r.record()
+            if case .opt = rec.data { throw .badRecordData(type: DNSType.opt.rawValue, at: at) }
+            reply.answers.append(rec)
+        }
+        for _ in 0..<ns {
+            let at = r.offset
+            if case .opt = try r.record().data { throw .badRecordData(type: DNSType.opt.rawValue, at: at) }
+        }
+        var sawOPT = false
         for _ in 0..<ar {
+            let at = r.offset
             let rec = try r.record()
             if case .opt(let extended) = rec.data {
+                guard !sawOPT else { throw .badRecordData(type: DNSType.opt.rawValue, at: at) }
+                sawOPT = true
                 // RFC 6891 §6.1.3: the upper 8 bits of a 12-bit rcode.
                 reply.rcode = DNSRcode(rawValue: UInt16(extended) << 4 | reply.rcode.rawValue)
                 if reply.rcode != .noError {
@@ -84,7 +98,7 @@ package enum DNSMessage {
     }
 
     /// `name` in wire form: length-prefixed labels and the root byte.
-    package static func encodeName(_ name: String) throws(DNSMessageError) -> [UInt8] {
+    public static func encodeName(_ name: String) throws(DNSMessageError) -> [UInt8] {
         guard !name.isEmpty else { throw .badName("empty name") }
         var labels = Array(name.utf8).split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         if labels.last?.isEmpty == true { labels.removeLast() }  // the trailing dot
@@ -102,7 +116,7 @@ package enum DNSMessage {
     }
 
     /// The text form replies are compared in: lowercase ASCII, a trailing dot, odd bytes as `\DDD`.
-    package static func canonicalName(_ name: String) throws(DNSMessageError) -> String {
+    public static func canonicalName(_ name: String) throws(DNSMessageError) -> String {
         let wire = try encodeName(name)
         var r = DNSReader(wire)
         return try r.name()
@@ -115,14 +129,14 @@ package enum DNSMessage {
 }
 
 /// Record types Sluice reads (others are kept as `.other`).
-package enum DNSType: UInt16, Sendable, CustomStringConvertible {
+public enum DNSType: UInt16, Sendable, CustomStringConvertible {
     case a = 1
     case cname = 5
     case aaaa = 28
     case srv = 33
     case opt = 41
 
-    package var description: String {
+    public var description: String {
         switch self {
         case .a: "A"
         case .cname: "CNAME"
@@ -134,18 +148,18 @@ package enum DNSType: UInt16, Sendable, CustomStringConvertible {
 }
 
 /// A reply's response code (RFC 1035 §4.1.1, extended by EDNS0 to 12 bits).
-package struct DNSRcode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
-    package var rawValue: UInt16
-    package init(rawValue: UInt16) { self.rawValue = rawValue }
+public struct DNSRcode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public var rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
 
-    package static let noError = DNSRcode(rawValue: 0)
-    package static let formErr = DNSRcode(rawValue: 1)
-    package static let servFail = DNSRcode(rawValue: 2)
-    package static let nxDomain = DNSRcode(rawValue: 3)
-    package static let notImp = DNSRcode(rawValue: 4)
-    package static let refused = DNSRcode(rawValue: 5)
+    public static let noError = DNSRcode(rawValue: 0)
+    public static let formErr = DNSRcode(rawValue: 1)
+    public static let servFail = DNSRcode(rawValue: 2)
+    public static let nxDomain = DNSRcode(rawValue: 3)
+    public static let notImp = DNSRcode(rawValue: 4)
+    public static let refused = DNSRcode(rawValue: 5)
 
-    package var description: String {
+    public var description: String {
         switch rawValue {
         case 0: "NOERROR"
         case 1: "FORMERR"
@@ -159,7 +173,7 @@ package struct DNSRcode: RawRepresentable, Sendable, Hashable, CustomStringConve
 }
 
 /// The data of one resource record.
-package enum DNSRecordData: Sendable, Equatable {
+public enum DNSRecordData: Sendable, Equatable {
     /// 4 bytes, network order.
     case a([UInt8])
     /// 16 bytes, network order.
@@ -173,12 +187,12 @@ package enum DNSRecordData: Sendable, Equatable {
 }
 
 /// One resource record: its owner (canonical text), TTL in seconds and data.
-package struct DNSRecord: Sendable, Equatable {
-    package var name: String
-    package var ttl: UInt32
-    package var data: DNSRecordData
+public struct DNSRecord: Sendable, Equatable {
+    public var name: String
+    public var ttl: UInt32
+    public var data: DNSRecordData
 
-    package init(name: String, ttl: UInt32, data: DNSRecordData) {
+    public init(name: String, ttl: UInt32, data: DNSRecordData) {
         self.name = name
         self.ttl = ttl
         self.data = data
@@ -186,17 +200,17 @@ package struct DNSRecord: Sendable, Equatable {
 }
 
 /// A validated reply. `answers` and `additional` are empty unless rcode is NOERROR and TC is clear.
-package struct DNSReply: Sendable, Equatable {
-    package var id: UInt16
-    package var rcode: DNSRcode
-    package var truncated: Bool
-    package var authoritative: Bool
-    package var answers: [DNSRecord]
-    package var additional: [DNSRecord]
+public struct DNSReply: Sendable, Equatable {
+    public var id: UInt16
+    public var rcode: DNSRcode
+    public var truncated: Bool
+    public var authoritative: Bool
+    public var answers: [DNSRecord]
+    public var additional: [DNSRecord]
 }
 
 /// Why a datagram is not the reply to the query (it is dropped), or why a name cannot be asked.
-package enum DNSMessageError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum DNSMessageError: Error, Sendable, Equatable, CustomStringConvertible {
     case badName(String)
     /// The message ends inside a field or record that starts before `at`.
     case truncatedMessage(at: Int)
@@ -213,7 +227,7 @@ package enum DNSMessageError: Error, Sendable, Equatable, CustomStringConvertibl
     /// A record whose data does not have the length its type needs.
     case badRecordData(type: UInt16, at: Int)
 
-    package var description: String {
+    public var description: String {
         switch self {
         case .badName(let s): "bad name: \(s)"
         case .truncatedMessage(let at): "message ends early (at byte \(at))"

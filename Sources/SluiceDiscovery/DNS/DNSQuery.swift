@@ -20,8 +20,9 @@ final class DNSQuery: EventHandler, TimerTarget {
     var timerSlot = TimerSlot()
     /// Datagrams dropped because they failed validation (for tests).
     private(set) var dropped = 0
+    private var droppedThisTry = 0
 
-    private var done: ((Result<DNSReply, DiscoveryError>) -> Void)?
+    private var done: ((Result<Answer, DiscoveryError>) -> Void)?
     private var index = -1
     private var fd: Int32 = -1
     private var id: UInt16 = 0
@@ -36,7 +37,7 @@ final class DNSQuery: EventHandler, TimerTarget {
 
     init(
         loop: EventLoop, name: String, type: DNSType, resolvers: [SocketAddress], timeout: UInt64,
-        done: @escaping (Result<DNSReply, DiscoveryError>) -> Void
+        done: @escaping (Result<Answer, DiscoveryError>) -> Void
     ) {
         self.loop = loop
         self.name = name
@@ -44,6 +45,12 @@ final class DNSQuery: EventHandler, TimerTarget {
         self.resolvers = resolvers
         self.timeout = timeout
         self.done = done
+    }
+
+    /// A NOERROR reply and the resolver that gave it.
+    struct Answer {
+        var reply: DNSReply
+        var resolver: SocketAddress
     }
 
     /// "A query for api.example.com." (error messages start with it).
@@ -75,6 +82,7 @@ final class DNSQuery: EventHandler, TimerTarget {
         }
         id = UInt16.random(in: 0...UInt16.max)
         socketError = nil
+        droppedThisTry = 0
         let query: [UInt8]
         do {
             query = try DNSMessage.query(id: id, name: name, type: type)
@@ -119,6 +127,7 @@ final class DNSQuery: EventHandler, TimerTarget {
             guard case .done(let (n, _)) = r else { return }
             guard n <= buffer.count else {
                 dropped += 1
+                droppedThisTry += 1
                 continue
             }
             let reply: DNSReply
@@ -126,6 +135,7 @@ final class DNSQuery: EventHandler, TimerTarget {
                 reply = try DNSMessage.parseReply(Array(buffer[..<n]), id: id, name: name, type: type)
             } catch {
                 dropped += 1
+                droppedThisTry += 1
                 continue
             }
             return answered(reply)
@@ -140,7 +150,7 @@ final class DNSQuery: EventHandler, TimerTarget {
         }
         switch reply.rcode {
         case .noError:
-            finish(.success(reply))
+            finish(.success(Answer(reply: reply, resolver: resolver)))
         case .servFail, .refused:
             failures.append("\(from) answered \(reply.rcode)")
             next()
@@ -155,7 +165,7 @@ final class DNSQuery: EventHandler, TimerTarget {
         guard fd >= 0, now >= deadline else { return }
         var text = "resolver \(resolver): no answer within \(timeout / 1_000_000) ms"
         if let e = socketError { text += " (\(e))" }
-        if dropped > 0 { text += " (\(dropped) bad datagrams dropped)" }
+        if droppedThisTry > 0 { text += " (\(droppedThisTry) bad datagrams dropped)" }
         failures.append(text)
         next()
     }
@@ -169,7 +179,7 @@ final class DNSQuery: EventHandler, TimerTarget {
         loop.cancelTimer(self)
     }
 
-    private func finish(_ result: Result<DNSReply, DiscoveryError>) {
+    private func finish(_ result: Result<Answer, DiscoveryError>) {
         closeSocket()
         buffer = []
         let d = done
