@@ -33,6 +33,7 @@ final class DNSMasq: @unchecked Sendable {
     let logPath: String
     private(set) var port = 0
     private(set) var srv: [SRV] = []
+    private(set) var cnames: [(alias: String, target: String)] = []
     private(set) var pid: Int32?
 
     /// The resolver address to give a `DNSClient`.
@@ -53,9 +54,11 @@ final class DNSMasq: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// Writes `hosts` (lines of a hosts file) and starts dnsmasq serving it and `srv`.
-    func start(hosts: String, srv: [SRV] = []) throws {
+    /// Writes `hosts` (lines of a hosts file) and starts dnsmasq serving it, `srv` and
+    /// `cnames` (alias → target; dnsmasq answers them only for targets it knows locally).
+    func start(hosts: String, srv: [SRV] = [], cnames: [(alias: String, target: String)] = []) throws {
         try writeHosts(hosts)
+        self.cnames = cnames
         try launch(srv: srv)
     }
 
@@ -100,7 +103,7 @@ final class DNSMasq: @unchecked Sendable {
                     Self.binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--pid-file=",
                     "--listen-address=127.0.0.1", "--bind-interfaces", "--port=\(port)", "--addn-hosts=\(hostsPath)",
                     "--local-ttl=1", "--log-facility=\(logPath)", "--log-queries", "--local=/\(domain)/",
-                ] + srv.map(\.flag)
+                ] + srv.map(\.flag) + cnames.map { "--cname=\($0.alias),\($0.target)" }
             let p = try spawn(arguments)
             if Self.answers(port: port, pid: p) {
                 pid = p

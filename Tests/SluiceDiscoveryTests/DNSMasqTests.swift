@@ -40,6 +40,30 @@ struct DNSMasqTests {
         #expect(rig.inFlight == (0, 0))
     }
 
+    @Test func aRecordSetTooLargeForUDPIsATruncationError() throws {
+        let dns = try DNSMasq()
+        defer { dns.stop() }
+        // 120 A records do not fit in 1232 bytes: dnsmasq sends as many as fit, with TC set.
+        try dns.start(hosts: (1...120).map { "10.1.0.\($0) big.svc.test\n" }.joined() + "fd00::1 big.svc.test\n")
+        let rig = try DNSTestRig(resolvers: [dns.address], timeout: 1_000_000_000)
+        defer { rig.stop() }
+        let result = rig.lookup("big.svc.test", port: 80)
+        guard case .failure(let e) = result else { Issue.record("expected an error: \(result)"); return }
+        #expect(e.message.contains("A query for big.svc.test.: truncated answer: record set too large for UDP"), "\(e)")
+        #expect(rig.inFlight == (0, 0))
+    }
+
+    @Test func aCNAMEIsFollowedToItsTargetsAddresses() throws {
+        let dns = try DNSMasq()
+        defer { dns.stop() }
+        try dns.start(
+            hosts: "10.0.0.7 real.svc.test\n10.0.0.8 real.svc.test\n", cnames: [("alias.svc.test", "real.svc.test")])
+        let rig = try DNSTestRig(resolvers: [dns.address], timeout: 1_000_000_000)
+        defer { rig.stop() }
+        let result = rig.lookup("alias.svc.test", port: 80)
+        #expect((try? result.get().backends.map(\.name)) == ["10.0.0.7:80", "10.0.0.8:80"], "\(result) \(dns.log)")
+    }
+
     @Test func anUnknownNameIsAnError() throws {
         let dns = try DNSMasq()
         defer { dns.stop() }
