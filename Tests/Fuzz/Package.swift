@@ -4,7 +4,7 @@ import PackageDescription
 // libFuzzer targets for Sluice's parsers, kept out of the main package so `swift build` there
 // stays fast. Build with `-sanitize=fuzzer,address` (see run.sh): each executable's main.swift
 // hands its `LLVMFuzzerTestOneInput` to libFuzzer's driver.
-let targets = ["FuzzRequestHead", "FuzzResponseHead", "FuzzChunkedDecoder", "FuzzConfigLoader"]
+let targets = ["FuzzRequestHead", "FuzzResponseHead", "FuzzChunkedDecoder", "FuzzConfigLoader", "FuzzDNSMessage"]
 
 let package = Package(
     name: "sluice-fuzz",
@@ -23,6 +23,8 @@ let package = Package(
         .executableTarget(
             name: "FuzzConfigLoader",
             dependencies: ["FuzzSupport", "CFuzzShims", .product(name: "SluiceConfig", package: "sluice")]),
+        .executableTarget(
+            name: "FuzzDNSMessage", dependencies: ["FuzzSupport", .product(name: "SluiceDiscovery", package: "sluice")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,7 +14,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 scratch="$root/.build-fuzz"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzRequestHead FuzzResponseHead FuzzChunkedDecoder FuzzConfigLoader)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzRequestHead FuzzResponseHead FuzzChunkedDecoder FuzzConfigLoader FuzzDNSMessage)
 
 swift build --package-path "$here" -c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address
 bin="$scratch/release"
