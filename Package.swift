@@ -73,11 +73,14 @@ let package = Package(
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),
         .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceHTTP"]),
+        // A real dnsmasq for the discovery tests (both suites start one).
+        .target(name: "DNSTestSupport", dependencies: ["SluiceDiscovery", "SluiceSystem"], path: "Tests/DNSTestSupport"),
         .testTarget(
-            name: "SluiceDiscoveryTests", dependencies: ["SluiceDiscovery", "SluiceSystem", "SluiceEventLoop", "SluiceConfig"]),
+            name: "SluiceDiscoveryTests",
+            dependencies: ["SluiceDiscovery", "SluiceSystem", "SluiceEventLoop", "SluiceConfig", "DNSTestSupport"]),
         .testTarget(
             name: "SluiceProxyTests",
-            dependencies: ["SluiceProxy", "SluiceBackend", "SluiceConfig", "SluiceSystem", "SluiceHTTP"]),
+            dependencies: ["SluiceProxy", "SluiceBackend", "SluiceConfig", "SluiceSystem", "SluiceHTTP", "DNSTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

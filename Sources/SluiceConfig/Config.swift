@@ -235,6 +235,13 @@ public struct BackendConfig: Sendable {
     public var addressText: String
     public var address: SocketAddress
     public var weight: Int
+
+    public init(name: String, addressText: String, address: SocketAddress, weight: Int) {
+        self.name = name
+        self.addressText = addressText
+        self.address = address
+        self.weight = weight
+    }
 }
 
 public enum WhenAllDown: String, Sendable, CaseIterable {

@@ -10,7 +10,10 @@ final class DecodeContext {
 
     init(file: String) {
         self.file = file
-        var dir = (file as NSString).deletingLastPathComponent
+        // By the last "/" (NSString.deletingLastPathComponent traps on a one-character
+        // relative name in this Foundation: `sluice check --config f`).
+        var dir = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? ""
+        if file.hasPrefix("/") && dir.isEmpty { dir = "/" }
         if !dir.hasPrefix("/") {
             let cwd = FileManager.default.currentDirectoryPath
             dir = dir.isEmpty ? cwd : cwd + "/" + dir

@@ -246,6 +246,14 @@ extension Membership {
 
     /// A reload changed the discovery block: `from`'s members and departed entries now belong
     /// to `to`, whose first answer reconciles them (with `max_removed`).
+    /// `PUT /clusters/C/backends/B/weight` on a member: its weight until its source says
+    /// otherwise. False when there is no such member.
+    public mutating func setWeight(_ weight: Int, named name: String) -> Bool {
+        guard let i = members.firstIndex(where: { $0.backend.name == name }) else { return false }
+        members[i].backend.weight = weight
+        return true
+    }
+
     public mutating func adopt(from: BackendSource, to: BackendSource) {
         for i in members.indices where members[i].source == from { members[i].source = to }
         for (name, d) in departed where d.source == from { departed[name]?.source = to }

@@ -90,10 +90,10 @@ def log_port(log_path, marker, timeout=20):
     return wait_for(f"'{marker}' in sluice's log", find, timeout)
 
 
-def admin_call(port, method, path):
+def admin_call(port, method, path, body=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        c.request(method, path)
+        c.request(method, path, body=body)
         r = c.getresponse()
         return r.status, r.read().decode()
     finally:
@@ -273,6 +273,19 @@ def run(args):
             states = {b["name"]: b["state"] for c in json.loads(body)["clusters"] if c["name"] == "app" for b in c["backends"]}
             check(states.get("app2") == "draining", f"/status after the click: {states}")
             print("ok 3: drain clicked, app2 draining on the page and in /status")
+
+            # 3b. A backend added through the API shows where it came from.
+            status, body = admin_call(admin, "POST", "/clusters/app/backends",
+                                      json.dumps({"name": "scaled1", "address": f"127.0.0.1:{p3}"}))
+            check(status == 201, f"POST /clusters/app/backends: {status} {body}")
+            tier = wait_for(
+                "the added backend's row with its source",
+                lambda: page.evaluate(
+                    "() => { const r = document.querySelector(\"section.cluster[data-cluster='app'] tr[data-backend='scaled1']\");"
+                    " return r && r.querySelector('td.tier').textContent; }"),
+                5)
+            check("api" in tier, f"the source is not shown: {tier!r}")
+            print(f"ok 3b: an API-added backend's row shows its source: {tier!r}")
 
             # 4. Markup names are text.
             row = page.evaluate(ROW_JS, [MARKUP_CLUSTER, MARKUP_BACKEND])

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SluiceConfig
@@ -46,6 +47,15 @@ private func config(_ discovery: String, backends: String = "") -> String {
     @Test func aFileIsReadRelativeToTheConfigsFolder() throws {
         let c = try ConfigLoader.parse(config("      file: app-backends.yaml"), file: "/etc/sluice/sluice.yaml")
         #expect(c.clusters[0].discovery?.source == .file("/etc/sluice/app-backends.yaml"))
+    }
+
+    @Test func aOneCharacterConfigNameReadsFilesFromTheWorkingFolder() throws {
+        // `sluice check --config f` once trapped in NSString.deletingLastPathComponent.
+        let c = try ConfigLoader.parse(config("      file: list.yaml"), file: "f")
+        let cwd = FileManager.default.currentDirectoryPath
+        #expect(c.clusters[0].discovery?.source == .file(cwd + "/list.yaml"))
+        let root = try ConfigLoader.parse(config("      file: list.yaml"), file: "/f")
+        #expect(root.clusters[0].discovery?.source == .file("/list.yaml"))
     }
 
     @Test func mistakesGetFileAndLine() {

@@ -33,7 +33,11 @@ import Testing
         #expect(route(.post, "/clusters/app/backends/a/weight") == .methodNotAllowed(use: .put))
         #expect(route(.post, "/clusters/app/backends/a/explode") == .notFound)
         #expect(route(.post, "/clusters/app/pools/a/drain") == .notFound)
-        #expect(route(.post, "/clusters/app/backends/a") == .notFound)
+        #expect(route(.post, "/clusters/app/backends/a") == .methodNotAllowed(use: .delete))
+        #expect(route(.put, "/clusters/app/backends") == .methodNotAllowed(use: .post))
+        #expect(route(.post, "/clusters/app/backends") == .run(.addBackend(cluster: "app")))
+        #expect(route(.delete, "/clusters/a%20b/backends/x%2Fy") == .run(.removeBackend(cluster: "a b", backend: "x/y")))
+        #expect(route(.delete, "/clusters/app/pools/a") == .notFound)
         #expect(route(.post, "/status") == .notFound)
         #expect(route(.head, "/status") == .notFound)
         #expect(route(.get, "/reload") == .notFound)
@@ -109,7 +113,7 @@ import Testing
         let backends = app["backends"] as? [[String: Any]] ?? []
         let backendKeys: Set<String> = [
             "name", "address", "tier", "weight", "effective_weight", "state", "active_requests", "requests_total", "ejections",
-            "health_checks", "limit",
+            "health_checks", "limit", "source",
         ]
         #expect(backends.map { Set($0.keys) } == [backendKeys, backendKeys])
         #expect(backends.map { $0["limit"] as? Int } == [37, 200])

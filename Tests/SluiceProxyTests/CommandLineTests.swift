@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SluiceBackend
+import SluiceConfig
 import Testing
 
 /// End-to-end through the real binary: command line, signals, memory.
@@ -16,6 +17,16 @@ import Testing
             #expect(status == 0, "\(f): \(err)")
             #expect(out.contains("ok"))
         }
+    }
+
+    @Test func theShippedBackendListDecodes() throws {
+        let path = Self.repo.appendingPathComponent("Configs/discovery/batch-backends.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let entries = try BackendListFile.decode(text, file: path).get()
+        #expect(entries.map(\.name) == ["batch1", "batch2", "batch-spare"])
+        #expect(entries.map(\.standby) == [false, false, true])
+        let config = try ConfigLoader.load(path: Self.repo.appendingPathComponent("Configs/autoscaling.yaml").path)
+        #expect(config.clusters.first { $0.name == "batch" }?.discovery?.source == .file(path))
     }
 
     @Test func checkPrintsEveryErrorWithFileAndLine() throws {

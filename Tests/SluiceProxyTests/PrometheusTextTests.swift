@@ -222,6 +222,10 @@ import Testing
             # HELP sluice_saturation_eta_seconds Seconds until the cluster's capacity runs out at the current growth.
             # TYPE sluice_saturation_eta_seconds gauge
             sluice_saturation_eta_seconds{cluster="app"} 42.0
+            # HELP sluice_cluster_utilization Requests in flight and queued over the limits of the backends that may take requests (clusters with limits).
+            # TYPE sluice_cluster_utilization gauge
+            # HELP sluice_discovery_refreshes_total Refreshes of the cluster's discovery source, by result (success, error).
+            # TYPE sluice_discovery_refreshes_total counter
             # HELP sluice_retries_total Requests tried again on another backend, by cluster and reason.
             # TYPE sluice_retries_total counter
             sluice_retries_total{cluster="app",reason="connect_failure"} 3
@@ -266,13 +270,27 @@ import Testing
         #expect(PrometheusText.esc("plain") == "plain")
     }
 
+    @Test func utilizationAndDiscoveryRefreshesPerCluster() {
+        var s = Self.sample()
+        s.clusters[0].utilization = 0.375
+        s.clusters[0].discovery = MetricsSample.Discovery(
+            kind: "dns", detail: "app.internal:8000", successes: 7, errors: 2, lastResult: "error", lastAt: nil,
+            lastError: "timeout", answered: 3, heldBack: 0)
+        let text = PrometheusText.render(s)
+        let name = s.clusters[0].name
+        #expect(text.contains("sluice_cluster_utilization{cluster=\"\(name)\"} 0.375\n"))
+        #expect(text.contains("sluice_discovery_refreshes_total{cluster=\"\(name)\",result=\"success\"} 7\n"))
+        #expect(text.contains("sluice_discovery_refreshes_total{cluster=\"\(name)\",result=\"error\"} 2\n"))
+        #expect(text.components(separatedBy: "sluice_discovery_refreshes_total{").count - 1 == 2, "only the cluster with discovery")
+    }
+
     @Test func emptyFamiliesStillAnnounceTheirType() {
         var s = Self.sample()
         s.clusters = []
         s.listeners = []
         s.totals = MetricTotals()
         let text = PrometheusText.render(s)
-        #expect(text.components(separatedBy: "# TYPE ").count - 1 == 21)
+        #expect(text.components(separatedBy: "# TYPE ").count - 1 == 23)
         #expect(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.count == 3)
     }
 }

@@ -14,6 +14,10 @@ enum AdminCommand: Equatable {
     case purgeCache
     /// `/clusters/CLUSTER/backends/BACKEND/ACTION`; names are percent-decoded.
     case backend(cluster: String, backend: String, BackendAction)
+    /// `POST /clusters/CLUSTER/backends` with `{"name", "address", "weight", "tier"}`.
+    case addBackend(cluster: String)
+    /// `DELETE /clusters/CLUSTER/backends/BACKEND`: drain, then remove.
+    case removeBackend(cluster: String, backend: String)
 
     enum BackendAction: String, CaseIterable {
         case drain, disable, enable, weight
@@ -57,10 +61,18 @@ enum AdminRouter {
         default: break
         }
         let parts = path.split(separator: "/").map(String.init)
-        guard parts.count == 5, parts[0] == "clusters", parts[2] == "backends" else { return .notFound }
+        guard parts.count >= 3, parts.count <= 5, parts[0] == "clusters", parts[2] == "backends" else { return .notFound }
+        let cluster = parts[1].removingPercentEncoding ?? parts[1]
+        if parts.count == 3 {
+            guard method == .post else { return .methodNotAllowed(use: .post) }
+            return .run(.addBackend(cluster: cluster))
+        }
+        if parts.count == 4 {
+            guard method == .delete else { return .methodNotAllowed(use: .delete) }
+            return .run(.removeBackend(cluster: cluster, backend: parts[3].removingPercentEncoding ?? parts[3]))
+        }
         guard let action = AdminCommand.BackendAction(rawValue: parts[4]) else { return .notFound }
         guard method == action.method else { return .methodNotAllowed(use: action.method) }
-        let cluster = parts[1].removingPercentEncoding ?? parts[1]
         let backend = parts[3].removingPercentEncoding ?? parts[3]
         return .run(.backend(cluster: cluster, backend: backend, action))
     }

@@ -61,7 +61,7 @@ final class AdminServer: EventHandler {
         case .run(let command): return server.run(command, body: body)
         case .unauthorized: return .text(401, "a bearer token is required for this call\n")
         case .notFound: return .text(404, "not found\n")
-        case .methodNotAllowed(let use): return .text(405, "use \(use == .put ? "PUT" : "POST")\n")
+        case .methodNotAllowed(let use): return .text(405, "use \(use == .put ? "PUT" : use == .delete ? "DELETE" : "POST")\n")
         case .badRequest(let why): return .text(400, why + "\n")
         }
     }

@@ -220,7 +220,9 @@ extension Dashboard {
           const state = live.state || (hb && hb.state) || 'unknown';
           const tier = live.tier || (hb && hb.tier) || '';
           c.backend.replaceChildren(name, el('small', {}, live.address || (hb && hb.address) || ''));
-          c.tier.textContent = tier;
+          // Where it came from, for runtime backends (dns, srv, file, api): text only.
+          const source = live.source && live.source !== 'config' ? live.source : '';
+          c.tier.replaceChildren(tier, source ? el('small', {class: 'source'}, source) : '');
           r.tr.className = tier;
           r.tr.dataset.state = state;
           c.state.replaceChildren(el('span', {class: 'state ' + state}, state));

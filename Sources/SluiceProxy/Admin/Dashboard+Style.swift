@@ -37,7 +37,7 @@ extension Dashboard {
         table.backends{width:100%;border-collapse:collapse;margin-top:4px}
         table.backends th,table.backends td{padding:5px 8px;border-bottom:1px solid var(--grid);text-align:left;vertical-align:middle}
         table.backends th{font-size:12px;color:var(--muted);font-weight:600}
-        td.name{overflow-wrap:anywhere} td.name small{display:block;color:var(--muted)}
+        td.name{overflow-wrap:anywhere} td.name small{display:block;color:var(--muted)} td.tier small.source{display:block;color:var(--muted)}
         .state{font-weight:600}.state.healthy{color:#1a7f37}.state.unhealthy,.state.ejected{color:#cf222e}
         .state.draining{color:#9a6700}.state.disabled{color:#6e7781}
         tr.standby td.tier{color:var(--standby);font-weight:600}
@@ -51,7 +51,7 @@ extension Dashboard {
         ol.events li:last-child{border-bottom:0} ol.events time{color:var(--muted);font-variant-numeric:tabular-nums}
         .kind{font-size:11px;font-weight:600;text-transform:uppercase;padding:1px 6px;border-radius:10px;background:var(--grid)}
         .kind.health{background:#ffebe9;color:#a40e26}.kind.failover{background:#fbefff;color:#6639ba}
-        .kind.traffic,.kind.shedding{background:#fff8c5;color:#6c4400}.kind.reload{background:#ddf4ff;color:#0550ae}
+        .kind.traffic,.kind.shedding{background:#fff8c5;color:#6c4400}.kind.reload,.kind.discovery{background:#ddf4ff;color:#0550ae}
         @media (max-width:760px){
         body{padding:8px 8px 24px} section.cluster{padding:8px}
         table.backends thead{display:none} table.backends,table.backends tbody{display:block}

@@ -41,6 +41,10 @@ extension ProxyServer {
             return backendCommand(cluster: cluster, backend: backend, action: action, body: body)
         case .purgeCache:
             return purgeCache(body: body)
+        case .addBackend(let cluster):
+            return addBackend(cluster: cluster, body: body)
+        case .removeBackend(let cluster, let backend):
+            return removeBackend(cluster: cluster, backend: backend)
         }
     }
 
@@ -88,14 +92,18 @@ extension ProxyServer {
             guard let w = Int(body.trimmingCharacters(in: .whitespacesAndNewlines)), (0...10_000).contains(w) else {
                 return .text(400, "the body must be a weight from 0 to 10000\n")
             }
-            var config = snapshot.config
-            guard let ci = config.clusters.firstIndex(where: { $0.name == cluster }) else { return .text(404, "no cluster\n") }
-            if let bi = config.clusters[ci].backends.firstIndex(where: { $0.name == backend }) {
-                config.clusters[ci].backends[bi].weight = w
-            } else if let bi = config.clusters[ci].standby.firstIndex(where: { $0.name == backend }) {
-                config.clusters[ci].standby[bi].weight = w
+            // A configured backend's weight lives in `fileConfig` until the next reload; a runtime
+            // one's in its membership (a source's next answer sets its own weight again).
+            if var m = runtime.memberships[cluster], m.setWeight(w, named: backend) {
+                runtime.memberships[cluster] = m
+            } else if let ci = fileConfig.clusters.firstIndex(where: { $0.name == cluster }) {
+                if let bi = fileConfig.clusters[ci].backends.firstIndex(where: { $0.name == backend }) {
+                    fileConfig.clusters[ci].backends[bi].weight = w
+                } else if let bi = fileConfig.clusters[ci].standby.firstIndex(where: { $0.name == backend }) {
+                    fileConfig.clusters[ci].standby[bi].weight = w
+                }
             }
-            publish(config, generation: snapshot.generation)
+            publish(runtime.effective(fileConfig), generation: snapshot.generation)
             logger.notice("weight changed", metadata: ["cluster": "\(cluster)", "backend": "\(backend)", "weight": "\(w)"])
             return .text(200, "\(cluster)/\(backend) weight \(w)\n")
         }

@@ -40,6 +40,21 @@ struct StatusDocument: Encodable {
         var durationCount: Int
         /// Requests of its cached routes by what the cache did (nil: no cached route).
         var cache: [String: Int]?
+        /// Requests in flight and queued over capacity (nil without `limits`).
+        var utilization: Double?
+        var discovery: Discovery?
+    }
+
+    /// A cluster's discovery: its source and the last refresh.
+    struct Discovery: Encodable {
+        var source: String
+        var name: String
+        var lastResult: String?
+        var lastRefresh: String?
+        var error: String?
+        var backendsAnswered: Int
+        var removalsHeldBack: Int
+        var refreshes: [String: Int]
     }
 
     struct Backend: Encodable {
@@ -55,6 +70,8 @@ struct StatusDocument: Encodable {
         var healthChecks: HealthChecks
         /// The concurrency limit now (adaptive or fixed); absent without `limits`.
         var limit: Int?
+        /// `config`, `dns`, `srv`, `file` or `api`.
+        var source: String
     }
 
     struct HealthChecks: Encodable {
@@ -108,7 +125,8 @@ struct StatusDocument: Encodable {
                         name: b.name, address: b.address, tier: b.tier, weight: b.weight,
                         effectiveWeight: EffectiveWeight(scaled: b.scaledEffectiveWeight), state: b.state,
                         activeRequests: b.activeRequests, requestsTotal: b.requestsTotal, ejections: b.ejections,
-                        healthChecks: HealthChecks(passed: b.checksPassed, failed: b.checksFailed), limit: b.limit)
+                        healthChecks: HealthChecks(passed: b.checksPassed, failed: b.checksFailed), limit: b.limit,
+                        source: b.source)
                 },
                 requestsTotal: requests, errorsTotal: errors, durationSumSeconds: d.sum, durationCount: d.count,
                 cache: s.cache.flatMap { m in
@@ -118,6 +136,12 @@ struct StatusDocument: Encodable {
                                 ($0.label, MetricTotals.count(s.totals.cache, c.name, $0.rawValue))
                             })
                         : nil
+                }, utilization: c.utilization,
+                discovery: c.discovery.map {
+                    Discovery(
+                        source: $0.kind, name: $0.detail, lastResult: $0.lastResult, lastRefresh: $0.lastAt.map(Self.rfc3339),
+                        error: $0.lastError, backendsAnswered: $0.answered, removalsHeldBack: $0.heldBack,
+                        refreshes: ["success": $0.successes, "error": $0.errors])
                 })
         }
         cache = s.cache.map { CacheMemory(bytes: $0.bytes, objects: $0.objects, evictions: $0.evictions) }

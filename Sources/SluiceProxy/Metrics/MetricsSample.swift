@@ -33,6 +33,8 @@ struct MetricsSample {
         var limit: Int? = nil
         /// `backend_request_duration_seconds`: the answering attempts' times, on all workers.
         var duration = DurationHistogram()
+        /// Where it came from: `config`, `dns`, `srv`, `file` or `api`.
+        var source = "config"
 
         var tier: String { standby ? "standby" : "primary" }
         var requestsTotal: Int { responses.reduce(0) { $0 + $1.count } }
@@ -51,6 +53,24 @@ struct MetricsSample {
         var backends: [Backend]
         /// The storm detector's view at the last history tick (nil before the first).
         var traffic: Traffic? = nil
+        /// `cluster_utilization`: requests in flight over the limits of the backends that may
+        /// take requests (nil without `limits`: no capacity to divide by).
+        var utilization: Double? = nil
+        /// Its `discovery` source and last refresh (nil without discovery).
+        var discovery: Discovery? = nil
+    }
+
+    /// `/status` `discovery` and `discovery_refreshes_total` of one cluster.
+    struct Discovery {
+        var kind: String
+        var detail: String
+        var successes: Int
+        var errors: Int
+        var lastResult: String?
+        var lastAt: Date?
+        var lastError: String?
+        var answered: Int
+        var heldBack: Int
     }
 
     /// `traffic_rate`, `traffic_state` and `saturation_eta_seconds` of one cluster.

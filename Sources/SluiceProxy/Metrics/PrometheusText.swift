@@ -156,6 +156,18 @@ enum PrometheusText {
         for c in s.clusters {
             if let eta = c.traffic?.etaSeconds, eta.isFinite { line("saturation_eta_seconds", "cluster=\"\(esc(c.name))\"", eta) }
         }
+        family(
+            "cluster_utilization", "gauge",
+            "Requests in flight and queued over the limits of the backends that may take requests (clusters with limits).")
+        for c in s.clusters {
+            if let u = c.utilization { line("cluster_utilization", "cluster=\"\(esc(c.name))\"", u) }
+        }
+        family("discovery_refreshes_total", "counter", "Refreshes of the cluster's discovery source, by result (success, error).")
+        for c in s.clusters {
+            guard let d = c.discovery else { continue }
+            line("discovery_refreshes_total", "cluster=\"\(esc(c.name))\",result=\"success\"", d.successes)
+            line("discovery_refreshes_total", "cluster=\"\(esc(c.name))\",result=\"error\"", d.errors)
+        }
     }
 
     private static func rateLimited(

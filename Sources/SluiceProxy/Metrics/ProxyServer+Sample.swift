@@ -22,6 +22,18 @@ struct WorkerReport {
 }
 
 extension ProxyServer {
+    /// In flight over the summed limits of the backends that may take requests now (healthy,
+    /// not drained, disabled or ejected); nil without `limits`. 0 in flight over no capacity is
+    /// 0; anything over none is 1 (full: scale up).
+    static func utilization(_ c: ClusterRuntime, _ backends: [MetricsSample.Backend], now: UInt64) -> Double? {
+        guard c.config.limits != nil else { return nil }
+        var capacity = 0
+        for b in c.backends where b.health.isAvailable(at: now) { capacity += c.limit(for: b) }
+        let inFlight = backends.reduce(0) { $0 + $1.activeRequests } + (c.admission?.snapshot(now: now).waiting ?? 0)
+        guard capacity > 0 else { return inFlight > 0 ? 1 : 0 }
+        return Double(inFlight) / Double(capacity)
+    }
+
     /// Asks every worker for its report through its task queue, waits (≤ 1 s) and folds the
     /// answers. Control thread; a worker that does not answer in time is left out.
     func collect() -> WorkerReport {
@@ -79,12 +91,20 @@ extension ProxyServer {
                     checksPassed: b.health.passes.load(ordering: .relaxed), checksFailed: b.health.failures.load(ordering: .relaxed),
                     ejections: b.health.ejections.load(ordering: .relaxed), limit: c.config.limits == nil ? nil : c.limit(for: b))
                 backend.duration = report.totals.backendDuration(b.id)
+                backend.source = runtime.source(cluster: c.name, backend: b.name)
                 return backend
             }
             var cluster = MetricsSample.Cluster(
                 name: c.name, balance: c.balance.rawValue, healthChecked: c.healthChecked, outlierDetection: c.outlier != nil,
                 retries: c.retries != nil, standbyShare: share.standby, allDown: share.allDown,
                 queueDepth: c.admission?.snapshot(now: now).waiting ?? 0, backends: backends)
+            cluster.utilization = Self.utilization(c, backends, now: now)
+            cluster.discovery = runtime.status[c.name].map {
+                MetricsSample.Discovery(
+                    kind: $0.source.kind, detail: $0.source.detail, successes: $0.successes, errors: $0.errors,
+                    lastResult: $0.lastResult, lastAt: $0.lastAt, lastError: $0.lastError, answered: $0.answered,
+                    heldBack: $0.heldBack)
+            }
             if let d = history.cluster(c.name)?.detector {
                 cluster.traffic = MetricsSample.Traffic(
                     state: d.state.rawValue, rate10s: d.fastRate, rate10m: d.slowRate, etaSeconds: d.etaSeconds)

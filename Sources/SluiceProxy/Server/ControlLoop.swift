@@ -39,7 +39,9 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
     /// Runs until SIGTERM or SIGINT, then drains and stops the workers. Blocks.
     public func run() {
         loop.after(1_000_000_000) { [self] in tick() }
+        server.startDiscovery(on: loop)
         loop.run()
+        server.stopDiscovery()
         webhook?.close()
         admin?.close()
         server.logger.info("stopping: draining in-flight requests")
@@ -50,7 +52,9 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
     /// the traffic-state changes it found.
     func tick() {
         let started = Clock.monotonicNanos()
-        let events = server.tickHistory()
+        let sample = server.sample()
+        let events = server.tickHistory(sample)
+        server.tickMembership(sample)
         let target = server.snapshot.config.admin.alertWebhook
         if let target {
             if webhook == nil {

@@ -8,8 +8,7 @@ extension ProxyServer {
     /// recorded as points, events logged (traffic-state changes at notice, once per change).
     /// Returns the events found. Control thread, once a second (`ControlLoop`).
     @discardableResult
-    func tickHistory() -> [HistoryEvent] {
-        let s = sample()
+    func tickHistory(_ s: MetricsSample) -> [HistoryEvent] {
         let events = history.record(
             s, wall: s.now.timeIntervalSince1970, monotonic: Double(Clock.monotonicNanos()) / 1e9)
         for e in events {
@@ -19,7 +18,7 @@ extension ProxyServer {
             switch e.kind {
             case .traffic: logger.notice("\(e.text)", metadata: meta)
             case .shedding, .failover: logger.warning("\(e.text)", metadata: meta)
-            case .health, .ejection, .reload: logger.info("\(e.text)", metadata: meta)
+            case .health, .ejection, .reload, .discovery: logger.info("\(e.text)", metadata: meta)
             }
         }
         return events

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SluiceConfig
+import SluiceDiscovery
 import SluiceEventLoop
 import SluiceSystem
 import SluiceTLS
@@ -27,6 +28,15 @@ public final class ProxyServer: @unchecked Sendable {
     let startedAt = Date()
     /// The last 15 minutes, one point a second (`tickHistory`), and the events. Control thread.
     let history = History()
+    /// The configuration as loaded (with runtime weights of configured backends): snapshots are
+    /// built from `runtime.effective(fileConfig)`, which adds the runtime backends. Control thread.
+    var fileConfig: Config
+    /// Discovered and API-added backends (docs/discovery.md). Control thread.
+    var runtime = RuntimeBackends()
+    /// The loop discovery runs on (the control loop, from `startDiscovery`) and one runner per
+    /// cluster with `discovery`.
+    var discoveryLoop: EventLoop?
+    var runners: [String: DiscoveryRunner] = [:]
 
     public init(config: Config, logger: Logger) throws {
         self.logger = logger
@@ -34,6 +44,7 @@ public final class ProxyServer: @unchecked Sendable {
         // must give EPIPE, not a signal that ends the process.
         Signals.ignorePipe()
         registry = BackendRegistry(logger: logger)
+        fileConfig = config
         // Loaded once here (and at each reload), never again for a runtime change: fail at start.
         let upstream = try Snapshot.loadUpstreamTLS(config)
         snapshot = Snapshot(
@@ -140,9 +151,11 @@ public final class ProxyServer: @unchecked Sendable {
             for list in fds { for fd in list { Socket.close(fd) } }
             throw ReloadError(message: "\(error)")
         }
+        let rebased = rebaseRuntime(on: config)
+        fileConfig = config
         let snap = Snapshot(
-            config: config, generation: snapshot.generation + 1, registry: registry, tls: tls, upstream: upstream,
-            previous: snapshot)
+            config: runtime.effective(config), generation: snapshot.generation + 1, registry: registry, tls: tls,
+            upstream: upstream, previous: snapshot)
         snapshot = snap
         var addresses: [String: SocketAddress] = [:]
         for k in keep { if let a = boundAddresses[k.oldName] { addresses[k.name] = a } }
@@ -162,6 +175,9 @@ public final class ProxyServer: @unchecked Sendable {
             logger.info("listener removed: draining", metadata: ["listener": "\(l.name)"])
         }
         logger.info("reloaded", metadata: ["generation": "\(snap.generation)", "config": "\(config.path)"])
+        for (cluster, changes) in rebased { applyMembership(changes, cluster: cluster) }
+        undrainConfigured()
+        syncDiscovery()
     }
 
     /// Builds a snapshot of `config` (a runtime change of the current configuration: same

@@ -116,12 +116,27 @@ final class BackendRegistry: @unchecked Sendable {
 
     func healthChanged() { generation.wrappingAdd(1, ordering: .releasing) }
 
-    /// Sets a backend's runtime state (control thread).
-    func set(_ h: BackendHealth, adminState: BackendHealth.AdminState) {
+    /// Drops what is kept for `name` in `cluster` at any address but `keep` (a discovered
+    /// backend past its grace, or readdressed): it would join fresh. Ids are not reused.
+    /// Control thread.
+    func forget(cluster: String, name: String, keep: SocketAddress? = nil) {
+        let prefix = "\(cluster)\u{0}\(name)\u{0}"
+        let kept = keep.map { prefix + "\($0)" }
+        for (key, id) in ids where key.hasPrefix(prefix) && key != kept {
+            ids[key] = nil
+            if let h = healths.removeValue(forKey: id), h.adminState != .active {
+                adminOverrides.wrappingSubtract(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Sets a backend's runtime state (control thread). Back to `active` restarts slow start,
+    /// unless `restartSlowStart` is false (a discovered backend that returned within its grace).
+    func set(_ h: BackendHealth, adminState: BackendHealth.AdminState, restartSlowStart: Bool = true) {
         let was = h.adminState
         guard was != adminState else { return }
         h.set(adminState: adminState)
-        if adminState == .active { h.joinedAt.store(Clock.monotonicNanos(), ordering: .relaxed) }
+        if adminState == .active && restartSlowStart { h.joinedAt.store(Clock.monotonicNanos(), ordering: .relaxed) }
         if was == .active { adminOverrides.wrappingAdd(1, ordering: .relaxed) }
         if adminState == .active { adminOverrides.wrappingSubtract(1, ordering: .relaxed) }
         healthChanged()

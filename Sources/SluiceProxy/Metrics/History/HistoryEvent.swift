@@ -13,6 +13,8 @@ struct HistoryEvent: Equatable {
         case shedding
         /// A cluster's traffic state changed (calm, rising, storm).
         case traffic
+        /// A backend joined, left or was removed at run time (discovery or the API).
+        case discovery
     }
 
     /// Wall-clock time, Unix seconds.

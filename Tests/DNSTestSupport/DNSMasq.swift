@@ -1,8 +1,7 @@
 import Foundation
 import Glibc
+import SluiceDiscovery
 import SluiceSystem
-
-@testable import SluiceDiscovery
 
 /// A real dnsmasq on 127.0.0.1 for tests: names from a hosts file, SRV records from flags.
 ///
@@ -11,35 +10,44 @@ import SluiceSystem
 /// /etc/hosts and TTL 1 on local answers, and returns once it answers a query. dnsmasq re-reads
 /// its hosts file on SIGHUP (`rewriteHosts`) but not its SRV flags (`restart(srv:)`). Ended by
 /// PID (`stop()`; call it in a `defer`). Its log is kept in `logPath` for failing tests.
-final class DNSMasq: @unchecked Sendable {
+package final class DNSMasq: @unchecked Sendable {
     /// One `--srv-host`: `name` (e.g. `_http._tcp.svc.test`), target, port, priority, weight.
-    struct SRV {
-        var name: String
-        var target: String
-        var port: Int
-        var priority: Int = 0
-        var weight: Int = 0
+    package struct SRV {
+        package var name: String
+        package var target: String
+        package var port: Int
+        package var priority: Int = 0
+        package var weight: Int = 0
+
+        package init(name: String, target: String, port: Int, priority: Int = 0, weight: Int = 0) {
+            self.name = name
+            self.target = target
+            self.port = port
+            self.priority = priority
+            self.weight = weight
+        }
+
         var flag: String { "--srv-host=\(name),\(target),\(port),\(priority),\(weight)" }
     }
 
-    static let binary = "/usr/sbin/dnsmasq"
+    package static let binary = "/usr/sbin/dnsmasq"
 
     /// Answered from local data only (`--local=/test/`): without it, a type the hosts file lacks
     /// for a name (AAAA of a v4-only name) would be forwarded, and with no upstream dnsmasq
     /// answers REFUSED instead of NOERROR with no data.
-    let domain: String
-    let directory: String
-    let hostsPath: String
-    let logPath: String
-    private(set) var port = 0
-    private(set) var srv: [SRV] = []
+    package let domain: String
+    package let directory: String
+    package let hostsPath: String
+    package let logPath: String
+    package private(set) var port = 0
+    package private(set) var srv: [SRV] = []
     private(set) var cnames: [(alias: String, target: String)] = []
-    private(set) var pid: Int32?
+    package private(set) var pid: Int32?
 
     /// The resolver address to give a `DNSClient`.
-    var address: SocketAddress { SocketAddress.numeric("127.0.0.1:\(port)")! }
+    package var address: SocketAddress { SocketAddress.numeric("127.0.0.1:\(port)")! }
 
-    init(domain: String = "test") throws {
+    package init(domain: String = "test") throws {
         self.domain = domain
         var template = Array("/tmp/sluice-dnsmasq-XXXXXX".utf8CString)
         guard let dir = mkdtemp(&template) else { throw DNSMasqError("mkdtemp failed") }
@@ -56,7 +64,7 @@ final class DNSMasq: @unchecked Sendable {
 
     /// Writes `hosts` (lines of a hosts file) and starts dnsmasq serving it, `srv` and
     /// `cnames` (alias → target; dnsmasq answers them only for targets it knows locally).
-    func start(hosts: String, srv: [SRV] = [], cnames: [(alias: String, target: String)] = []) throws {
+    package func start(hosts: String, srv: [SRV] = [], cnames: [(alias: String, target: String)] = []) throws {
         try writeHosts(hosts)
         self.cnames = cnames
         try launch(srv: srv)
@@ -64,27 +72,28 @@ final class DNSMasq: @unchecked Sendable {
 
     /// Replaces the hosts file and sends SIGHUP: dnsmasq clears its cache and re-reads it.
     /// Returns at once; poll for the new answer.
-    func rewriteHosts(_ hosts: String) throws {
+    package func rewriteHosts(_ hosts: String) throws {
         try writeHosts(hosts)
         guard let pid else { throw DNSMasqError("dnsmasq is not running") }
         kill(pid, SIGHUP)
     }
 
-    /// Stops dnsmasq and starts it again (on a new port) with other SRV records.
-    func restart(srv: [SRV]) throws {
+    /// Stops dnsmasq and starts it again with other SRV records, on the same port when it is
+    /// still free (a client configured with the port keeps asking the right place).
+    package func restart(srv: [SRV]) throws {
         stop()
-        try launch(srv: srv)
+        try launch(srv: srv, preferring: port)
     }
 
     /// Ends dnsmasq (SIGTERM, by PID) and reaps it.
-    func stop() {
+    package func stop() {
         guard let p = pid else { return }
         pid = nil
         Self.end(p)
     }
 
     /// dnsmasq's log, for a failing test's message.
-    var log: String {
+    package var log: String {
         [logPath, directory + "/stderr"].map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }.joined()
     }
 
@@ -93,11 +102,11 @@ final class DNSMasq: @unchecked Sendable {
         chmod(hostsPath, 0o644)
     }
 
-    private func launch(srv: [SRV]) throws {
+    private func launch(srv: [SRV], preferring preferred: Int = 0) throws {
         self.srv = srv
         var last = ""
-        for _ in 0..<10 {
-            let port = try Self.freeUDPPort()
+        for attempt in 0..<10 {
+            let port = attempt == 0 && preferred != 0 ? preferred : try Self.freeUDPPort()
             let arguments =
                 [
                     Self.binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--pid-file=",
@@ -169,7 +178,7 @@ final class DNSMasq: @unchecked Sendable {
     }
 
     /// A port no UDP socket on 127.0.0.1 holds right now.
-    static func freeUDPPort() throws -> Int {
+    package static func freeUDPPort() throws -> Int {
         let fd = try UDPSocket.bound(to: SocketAddress.resolve("127.0.0.1:0"))
         defer { Socket.close(fd) }
         return try Socket.localAddress(fd).port
@@ -192,7 +201,7 @@ final class DNSMasq: @unchecked Sendable {
     }
 }
 
-struct DNSMasqError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+package struct DNSMasqError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ d: String) { description = d }
 }
