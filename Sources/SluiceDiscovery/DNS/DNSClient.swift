@@ -84,6 +84,7 @@ package final class DNSClient {
         guard !missing.isEmpty else { return done(DNSAnswers.srvAnswer(targets, addresses: known, ttl: ttl)) }
         let group = LookupGroup(client: self)
         for target in missing where !group.finished {
+            group.pending += 1
             let handle = addresses(of: target) { [group] result in
                 guard !group.finished else { return }
                 switch result {
@@ -107,7 +108,6 @@ package final class DNSClient {
                     }
                 }
             }
-            group.pending += 1
             group.handles.append(handle)
         }
     }
