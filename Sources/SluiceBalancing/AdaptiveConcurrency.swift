@@ -10,13 +10,17 @@
 ///   most as large as the minimum, so never faster than 0.83% a second), or (b) at once to
 ///   `recent` when the latency did not follow a cut: the limit is a quarter or more below the
 ///   highest of the last 20 intervals while the latency stayed within ±10% of what it was
-///   then, the limit being in use (in-flight ≥ 80% of it) in both intervals. A queue shrinks
-///   when fewer requests are let in; a slower backend does not, so (b) tells "the backend
-///   became slower" (a new normal, accepted within a second or two) from "the backend
-///   queues" (cut further). The limit, not the in-flight estimate, is compared: the estimate
-///   is noisy (a few responses more or less per interval) and would fire (b) by chance. After
-///   (b) the history is forgotten, so it needs a fresh cut to fire again. At the floor,
-///   nothing lower can be tried: `recent` is the new normal too.
+///   then in every interval since, the limit being in use (in-flight ≥ 80% of it) then and
+///   now. A queue shrinks when fewer requests are let in; a slower backend does not, so (b)
+///   tells "the backend became slower" (a new normal, accepted within a second or two) from
+///   "the backend queues" (cut further). Every interval in between counts, not only the two
+///   ends: a cut the latency followed, then a slower service time, can bring the latency back
+///   to where it was (measured: 66 ms at a limit of 13.9 on 4 workers, 35 ms at 7.3, then
+///   71 ms at 7.1 at 40 ms a request instead of 20), and the ends alone took that for
+///   "slower" and raised the limit to 13. The limit, not the in-flight estimate, is compared:
+///   the estimate is noisy (a few responses more or less per interval) and would fire (b) by
+///   chance. After (b) the history is forgotten, so it needs a fresh cut to fire again. At
+///   the floor, nothing lower can be tried: `recent` is the new normal too.
 /// - `gradient = clamp(minLatency / recent, 0.5, 1.0)`,
 ///   `target = limit × gradient + √limit` (the square root is the headroom: a queue of
 ///   √limit is tolerated, so a steady backend sits at about its concurrency + √it).
@@ -34,7 +38,7 @@
 /// backend serving 16 at once, the limit creeps from 21 to 29 over 3 minutes of it.
 ///
 /// A value type with no clock of its own: time comes in as `elapsed`. Owned by one thread
-/// (the backend's tuner); an update costs a few floating-point operations and a scan of 20.
+/// (the backend's tuner); an update costs a few floating-point operations and two scans of 20.
 package struct AdaptiveConcurrency: Sendable {
     /// The lowest limit (or `maximum`, when that is lower).
     package static let floor = 4
@@ -119,13 +123,25 @@ package struct AdaptiveConcurrency: Sendable {
     }
 
     /// The limit (in use now) is at most 3/4 of the highest remembered one in use while the
-    /// latency is within 10% of that interval's: the latency is not a queue. (A latency that
-    /// rose while fewer requests were let in is no sign: the backend may have lost capacity.)
+    /// latency stayed within 10% of that interval's in every interval since, this one too: the
+    /// latency is not a queue. Every interval, not only the two ends: a cut the latency
+    /// followed (the queue shrank) and then a slower backend can bring the latency back to
+    /// where it was, which the ends alone take for "did not follow". (A latency that rose
+    /// while fewer requests were let in is no sign: the backend may have lost capacity.)
     private func didNotFollowCut(latency: Double) -> Bool {
-        var peak = 0
-        for i in 1..<Self.historyLength where limitHistory[i] > limitHistory[peak] { peak = i }
+        let n = Self.historyLength
+        var peak = next  // the oldest; of equal limits, the latest
+        for k in 1..<n where limitHistory[(next + k) % n] >= limitHistory[peak] { peak = (next + k) % n }
         let before = limitHistory[peak]
-        let ratio = latency / max(1, latencyHistory[peak])
-        return before > 0 && value <= before * 0.75 && ratio >= 0.9 && ratio <= 1.1
+        guard before > 0, value <= before * 0.75 else { return false }
+        let then = latencyHistory[peak]
+        let within = { (l: Double) in l >= then * 0.9 && l <= then * 1.1 }
+        guard within(latency) else { return false }
+        var i = (peak + 1) % n
+        while i != next {
+            if !within(latencyHistory[i]) { return false }
+            i = (i + 1) % n
+        }
+        return true
     }
 }

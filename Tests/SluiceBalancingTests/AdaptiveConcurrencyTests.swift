@@ -15,12 +15,18 @@ struct QueueingBackend {
     /// ± this share of uniform noise on the number of responses an interval sees (responses
     /// end in bunches), which makes the in-flight estimate (sum / elapsed) noisy too.
     var countNoise = 0.0
+    /// Share of the previous interval's latency in this one's: the responses that end now
+    /// entered the queue of a moment ago, so a change shows over a few intervals (0: at once).
+    var lag = 0.0
+    var lastLatency = 0.0
     var random = FastRandom(seed: 42)
 
     /// One interval of `elapsed` ns at `limit`: the responses' count and latency sum.
     mutating func interval(limit: Int, elapsed: UInt64) -> (samples: Int, sum: UInt64) {
         let inflight = min(Double(limit), clients)
-        let latency = service * max(1, inflight / workers)
+        let steady = service * max(1, inflight / workers)
+        let latency = lastLatency == 0 ? steady : lag * lastLatency + (1 - lag) * steady
+        lastLatency = latency
         let expected = inflight * Double(elapsed) / latency
         let samples = Int((expected * (1 + countNoise * (unit() * 2 - 1))).rounded())
         var sum = 0.0
@@ -95,6 +101,30 @@ struct QueueingBackend {
         b.workers = 40
         let recovered = run(&a, &b, seconds: 5)
         #expect(recovered.last! >= 40, "\(recovered)")
+    }
+
+    /// The end-to-end test's backend (`AdaptiveLimitTests`): 16 workers at 20 ms, then 4, then
+    /// 40 ms a request, offered 40 at once. The cut to 4 workers lowers the latency with the
+    /// limit (the queue shrinks); the doubled service time then brings it back to about what
+    /// it was early in that cut, 2 s before, within the 20 intervals remembered. Comparing
+    /// only those two intervals took it for "slower, not queueing": the minimum jumped to the
+    /// latency, the gradient was 1 and the limit rose (8 → 11, 12, 13 at lags 0.3, 0.5, 0.7;
+    /// 7 → 12 or 10 → 13 on the real binary). With a lag, the latency follows a change over a
+    /// few intervals, as measured on the real binary (half of it in the first 200 ms).
+    @Test(arguments: [0.0, 0.3, 0.5, 0.7])
+    func aDoubledServiceTimeAfterALossOfCapacityDoesNotRaiseTheLimit(lag: Double) {
+        var a = AdaptiveConcurrency(maximum: 200)
+        var b = QueueingBackend(workers: 16, service: 20 * ms, clients: 40, lag: lag)
+        let wide = run(&a, &b, seconds: 2)
+        #expect(wide.last! >= 14 && wide.last! <= 40, "with 16 workers: \(wide)")
+        b.workers = 4
+        let narrow = run(&a, &b, seconds: 3)
+        #expect(narrow.suffix(2).allSatisfy { $0 >= 4 && $0 <= 12 }, "with 4 workers: \(narrow)")
+        b.service *= 2
+        let slower = run(&a, &b, seconds: 2.5) + run(&a, &b, seconds: 10)
+        // The end-to-end bound, and here (no noise) no rise at all: still a queue, still cut.
+        #expect(slower.allSatisfy { $0 >= 4 && $0 <= max(12, narrow.last! + 2) }, "at 40 ms: \(slower)")
+        #expect(slower.max()! <= narrow.last!, "at 40 ms, from \(narrow.last!): \(slower)")
     }
 
     @Test func noisyLatencyDoesNotCollapseTheLimit() {

@@ -76,13 +76,7 @@ import Testing
     }
 
     /// The limit is enforced process-wide through `ClusterRuntime.limit(for:)` (about 8 s).
-    ///
-    /// Disabled on 2026-12-02: on this session's machine it fails every run, alone too and
-    /// with the history tick switched off (the limit rises from 10 to 13 when the service time
-    /// doubles, past the bound of 12): the issue-8 rule takes a doubled service time on a
-    /// queueing backend for "slower, not queueing" (noted under issue 8). A real defect in the
-    /// adaptive rule, to fix first, not a bound to loosen; recorded in issue 10's note.
-    @Test(.disabled("the adaptive rule raises the limit when the service time doubles; see the doc comment"))
+    @Test
     func theLimitFallsToWhatTheBackendServesAtOnceAndADoubledServiceTimeDoesNotRaiseIt() throws {
         // 16 workers first, then 4 (a lock in the backend's database), 20 ms a request,
         // offered 40 requests at once all along.
