@@ -113,6 +113,8 @@ public struct Timeouts: Sendable {
     public var response: UInt64 = 30_000_000_000
     public var upstreamIdle: UInt64 = 60_000_000_000
     public var drain: UInt64 = 30_000_000_000
+    /// On SIGTERM (and an upgrade): `/readyz` answers 503 this long before accepting stops.
+    public var readyGrace: UInt64 = 0
 }
 
 public struct ListenerConfig: Sendable {

@@ -105,7 +105,7 @@ public enum ConfigLoader {
         if let n = m.node("timeouts"),
             let t = MappingReader(
                 n, ctx, what: "timeouts",
-                known: ["client_head", "client_idle", "connect", "response", "upstream_idle", "drain"])
+                known: ["client_head", "client_idle", "connect", "response", "upstream_idle", "drain", "ready_grace"])
         {
             timeouts.clientHead = t.duration("client_head", timeouts.clientHead, allowZero: false)
             timeouts.clientIdle = t.duration("client_idle", timeouts.clientIdle, allowZero: false)
@@ -113,6 +113,7 @@ public enum ConfigLoader {
             timeouts.response = t.duration("response", timeouts.response, allowZero: false)
             timeouts.upstreamIdle = t.duration("upstream_idle", timeouts.upstreamIdle, allowZero: false)
             timeouts.drain = t.duration("drain", timeouts.drain)
+            timeouts.readyGrace = t.duration("ready_grace", timeouts.readyGrace)
         }
         var clusters: [ClusterConfig] = []
         if let seq = m.sequence("clusters") {

@@ -39,6 +39,9 @@ import Testing
         #expect(route(.delete, "/clusters/a%20b/backends/x%2Fy") == .run(.removeBackend(cluster: "a b", backend: "x/y")))
         #expect(route(.delete, "/clusters/app/pools/a") == .notFound)
         #expect(route(.post, "/status") == .notFound)
+        #expect(route(.get, "/readyz") == .run(.readyz))
+        #expect(route(.head, "/readyz") == .run(.readyz))
+        #expect(route(.post, "/readyz") == .notFound)
         #expect(route(.head, "/status") == .notFound)
         #expect(route(.get, "/reload") == .notFound)
     }

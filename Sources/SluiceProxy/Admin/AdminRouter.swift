@@ -4,6 +4,8 @@ import SluiceHTTP
 /// What an admin request asks for, once its method, path and credentials are checked.
 enum AdminCommand: Equatable {
     case healthz
+    /// `GET /readyz`: 200 when ready to take traffic, 503 while starting or stopping.
+    case readyz
     case status
     case metrics
     case dashboard
@@ -47,6 +49,7 @@ enum AdminRouter {
         if method != .get && method != .head, let token, !bearer(authorization, matches: token) { return .unauthorized }
         switch (method, path) {
         case (.get, "/healthz"), (.head, "/healthz"): return .run(.healthz)
+        case (.get, "/readyz"), (.head, "/readyz"): return .run(.readyz)
         case (.get, "/status"): return .run(.status)
         case (.get, "/metrics"): return .run(.metrics)
         case (.get, "/"): return .run(.dashboard)

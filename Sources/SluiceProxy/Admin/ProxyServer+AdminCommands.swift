@@ -22,6 +22,12 @@ extension ProxyServer {
         switch command {
         case .healthz:
             return .text(200, "ok\n")
+        case .readyz:
+            switch readiness() {
+            case .ready: return .text(200, "ready\n")
+            case .starting(let why): return .text(503, "not ready: starting (\(why))\n")
+            case .stopping: return .text(503, "not ready: stopping\n")
+            }
         case .status:
             return AdminAnswer(status: 200, contentType: "application/json", body: StatusDocument(sample()).json())
         case .metrics:

@@ -52,6 +52,7 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
     /// the traffic-state changes it found.
     func tick() {
         let started = Clock.monotonicNanos()
+        _ = server.readiness()  // logs the moment it becomes ready
         let sample = server.sample()
         let events = server.tickHistory(sample)
         server.tickMembership(sample)
@@ -82,10 +83,19 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
             case Signals.user1:
                 server.reopenAccessLog()
             case Signals.terminate, Signals.interrupt:
-                if !stopping {
-                    stopping = true
+                // /readyz turns 503 first; listeners keep accepting for `ready_grace` so an
+                // outer keepalived or balancer moves traffic before anything is refused. A
+                // second signal does not wait for the rest of the grace.
+                server.beginStopping()
+                let grace = server.snapshot.timeouts.readyGrace
+                if stopping || grace == 0 {
                     loop.stop()
+                } else {
+                    server.logger.notice(
+                        "stopping after ready_grace: still accepting meanwhile", metadata: ["ready_grace_ms": "\(grace / 1_000_000)"])
+                    loop.after(grace) { [self] in loop.stop() }
                 }
+                stopping = true
             default:
                 break
             }

@@ -37,6 +37,9 @@ public final class ProxyServer: @unchecked Sendable {
     /// cluster with `discovery`.
     var discoveryLoop: EventLoop?
     var runners: [String: DiscoveryRunner] = [:]
+    /// `/readyz`: when it first found every cluster checked; whether a shutdown began.
+    var readySince: Date?
+    var stopping = false
 
     public init(config: Config, logger: Logger) throws {
         self.logger = logger
