@@ -25,6 +25,10 @@ enum DiscoveryDecoder {
                 ctx.error(n, "\(what).dns: \"\(text)\" must be host:port (the port the backends listen on)")
                 return nil
             }
+            if SocketAddress.numeric(text) != nil {
+                ctx.error(n, "\(what).dns: \"\(text)\" is an IP address, not a name to look up; list it under backends")
+                return nil
+            }
             source = .dns(host: host, port: port)
         case "srv":
             guard !text.isEmpty, !text.contains(" "), !text.contains(":") else {
@@ -65,7 +69,7 @@ enum DiscoveryDecoder {
                 if let share = Units.percentage(s), share > 0 {
                     d.maxRemoved = .share(share)
                 } else {
-                    ctx.error(mn, "\(what).max_removed: \"\(s)\" must be a share above 0% (like 50%) or a count (like 2)")
+                    ctx.error(mn, "\(what).max_removed: \"\(s)\" must be a share from 1% to 100% (like 50%) or a count (like 2)")
                 }
             } else if let count = Int(s), count >= 1 {
                 d.maxRemoved = .count(count)

@@ -65,9 +65,11 @@ package final class FileSource {
             }
             return .success(DiscoveryAnswer(backends: backends))
         case .failure(let errors):
-            guard let first = errors.errors.first else { return .failure(DiscoveryError("\(file): invalid backend list")) }
-            let more = errors.errors.count - 1
-            return .failure(DiscoveryError(more > 0 ? "\(first) (and \(more) more)" : "\(first)"))
+            guard !errors.errors.isEmpty else { return .failure(DiscoveryError("\(file): invalid backend list")) }
+            // Up to three in full (the log and /status are where an operator reads them).
+            let shown = errors.errors.prefix(3).map(\.description).joined(separator: "; ")
+            let more = errors.errors.count - 3
+            return .failure(DiscoveryError(more > 0 ? "\(shown) (and \(more) more)" : shown))
         }
     }
 

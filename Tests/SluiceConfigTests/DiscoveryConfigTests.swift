@@ -86,6 +86,12 @@ private func config(_ discovery: String, backends: String = "") -> String {
         #expect(errorsOf(config("      file: x.yaml\n      resolvers: [127.0.0.1]")).first?.hasPrefix("t.yaml:11:") == true)
     }
 
+    @Test func anIPAddressIsNotADNSName() {
+        let errors = errorsOf(config("      dns: 10.0.0.1:80"))
+        #expect(errors.first?.contains("is an IP address, not a name to look up") == true, "\(errors)")
+        #expect(errorsOf(config("      dns: a:80\n      max_removed: 150%")).first?.contains("from 1% to 100%") == true)
+    }
+
     @Test func withoutDiscoveryBackendsAreStillRequired() {
         let yaml = """
             listeners:

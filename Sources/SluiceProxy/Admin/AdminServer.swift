@@ -59,7 +59,8 @@ final class AdminServer: EventHandler {
     func handle(_ method: Method, _ path: String, query: String = "", _ authorization: String?, _ body: String) -> AdminAnswer {
         switch AdminRouter.route(method, path, query: query, authorization: authorization, token: token) {
         case .run(let command): return server.run(command, body: body)
-        case .unauthorized: return .text(401, "a bearer token is required for this call\n")
+        case .unauthorized:
+            return .text(401, "this call needs the admin token: Authorization: Bearer TOKEN (none was given, or a wrong one)\n")
         case .notFound: return .text(404, "not found\n")
         case .methodNotAllowed(let use): return .text(405, "use \(use == .put ? "PUT" : use == .delete ? "DELETE" : "POST")\n")
         case .badRequest(let why): return .text(400, why + "\n")

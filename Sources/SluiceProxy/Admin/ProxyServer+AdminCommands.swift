@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCache
 import SluiceConfig
+import SluiceDiscovery
 
 /// One admin answer: status, content type and body (always sent with `Connection: close`).
 struct AdminAnswer: Equatable {
@@ -100,6 +101,11 @@ extension ProxyServer {
             }
             // A configured backend's weight lives in `fileConfig` until the next reload; a runtime
             // one's in its membership (a source's next answer sets its own weight again).
+            if let member = runtime.memberships[cluster]?.member(named: backend), member.source != .api {
+                return .text(
+                    409,
+                    "\(cluster)/\(backend) comes from \(member.source), which sets its weight at every refresh: change it there\n")
+            }
             if var m = runtime.memberships[cluster], m.setWeight(w, named: backend) {
                 runtime.memberships[cluster] = m
             } else if let ci = fileConfig.clusters.firstIndex(where: { $0.name == cluster }) {

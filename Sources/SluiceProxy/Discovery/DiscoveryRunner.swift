@@ -99,7 +99,13 @@ extension ProxyServer {
                 continue
             }
             let r = DiscoveryRunner(cluster: c.name, config: d, server: self, loop: loop)
-            if runtime.status[c.name] == nil { runtime.status[c.name] = DiscoveryStatus(source: r.source) }
+            if runtime.status[c.name]?.source != r.source {
+                // A new or changed source: the counters carry over (a counter never goes back).
+                var st = DiscoveryStatus(source: r.source)
+                st.successes = runtime.status[c.name]?.successes ?? 0
+                st.errors = runtime.status[c.name]?.errors ?? 0
+                runtime.status[c.name] = st
+            }
             next[c.name] = r
             r.start()
         }

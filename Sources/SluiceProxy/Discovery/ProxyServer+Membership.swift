@@ -95,14 +95,21 @@ extension ProxyServer {
         for n in changes.rejoined where runtime.drainedByDiscovery.remove(RuntimeBackends.key(cluster, n)) != nil {
             if let h = health(n), h.adminState == .draining { registry.set(h, adminState: .active, restartSlowStart: false) }
         }
+        // One log line per backend; one history event per kind of change, so that a scale
+        // step of 100 backends does not push everything else out of /history's events.
         func note(_ names: [String], _ what: String) {
+            guard !names.isEmpty else { return }
+            var sources: [String] = []
             for n in names {
-                let source = members?.member(named: n)?.source.description ?? "departed"
+                let source = (members?.member(named: n)?.source ?? members?.departed[n]?.source)?.description ?? "config"
+                if !sources.contains(source) { sources.append(source) }
                 logger.notice("\(what)", metadata: ["cluster": "\(cluster)", "backend": "\(n)", "source": "\(source)"])
-                history.note(
-                    HistoryEvent(
-                        t: Date().timeIntervalSince1970, kind: .discovery, cluster: cluster, backend: n, text: "\(n): \(what) (\(source))"))
             }
+            let shown = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? " and \(names.count - 5) more" : "")
+            history.note(
+                HistoryEvent(
+                    t: Date().timeIntervalSince1970, kind: .discovery, cluster: cluster, backend: names.count == 1 ? names[0] : nil,
+                    text: "\(what): \(shown) (\(sources.joined(separator: ", ")))"))
         }
         note(changes.joined, "backend joined")
         note(changes.rejoined, "backend rejoined within its grace (state kept)")
@@ -150,6 +157,11 @@ extension ProxyServer {
         for name in Array(runtime.memberships.keys) {
             guard var m = runtime.memberships[name] else { continue }
             guard let c = config.clusters.first(where: { $0.name == name }) else {
+                if !m.members.isEmpty {
+                    logger.notice(
+                        "cluster removed by the reload: its runtime backends go with it",
+                        metadata: ["cluster": "\(name)", "backends": "\(m.members.map(\.backend.name).joined(separator: ","))"])
+                }
                 for member in m.members { registry.forget(cluster: name, name: member.backend.name) }
                 runtime.memberships[name] = nil
                 runtime.status[name] = nil
@@ -160,14 +172,23 @@ extension ProxyServer {
             if old != new, let old {
                 if let new {
                     m.adopt(from: old, to: new)
-                    runtime.status[name] = DiscoveryStatus(source: new)
+                    // Counters carry over (a counter never goes back); the rest starts over.
+                    var st = DiscoveryStatus(source: new)
+                    st.successes = runtime.status[name]?.successes ?? 0
+                    st.errors = runtime.status[name]?.errors ?? 0
+                    runtime.status[name] = st
                 } else {
                     out.append((name, m.drop(source: old, now: now)))
                     runtime.status[name] = nil
                 }
             }
             let taken = RuntimeBackends.reserved(c).filter { m.member(named: $0) != nil }
-            if !taken.isEmpty { out.append((name, m.dropNamed(taken))) }
+            if !taken.isEmpty {
+                logger.notice(
+                    "the reloaded file names runtime backends: the file's replace them",
+                    metadata: ["cluster": "\(name)", "backends": "\(taken.sorted().joined(separator: ","))"])
+                out.append((name, m.dropNamed(taken)))
+            }
             m.grace = Self.grace(c)
             runtime.memberships[name] = m
         }

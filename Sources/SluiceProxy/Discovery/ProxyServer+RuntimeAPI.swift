@@ -40,6 +40,13 @@ extension ProxyServer {
         }
         var m = membership(of: c)
         let now = Clock.monotonicNanos()
+        if let member = m.member(named: backend), member.source != .api {
+            // Its source would bring it back at the next refresh: say so instead of pretending.
+            return .text(
+                409,
+                "\(cluster)/\(backend) comes from \(member.source): remove it there (the next refresh would add it back), "
+                    + "or take it out of rotation with POST /clusters/\(cluster)/backends/\(backend)/drain or /disable\n")
+        }
         if m.member(named: backend) == nil {
             // A configured backend becomes a runtime one (same name and address: same health),
             // then leaves like one; the next reload reads the file again and brings it back.

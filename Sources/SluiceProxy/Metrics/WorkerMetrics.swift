@@ -66,6 +66,15 @@ struct WorkerMetrics {
         rateLimited = Array(repeating: 0, count: l.count * c.count)
     }
 
+    /// Zeroes the per-backend counts of `id`, which a new backend now has (`Snapshot.recycled`).
+    mutating func clearBackend(_ id: Int) {
+        let nb = DurationHistogram.bounds.count + 1
+        guard id >= 0, (id + 1) * Self.codes <= backendCodes.count, id < backendSums.count else { return }
+        for i in (id * Self.codes)..<((id + 1) * Self.codes) { backendCodes[i] = 0 }
+        for i in (id * nb)..<((id + 1) * nb) { backendBuckets[i] = 0 }
+        backendSums[id] = 0
+    }
+
     /// Everything counted so far, by label names (the admin plane merges workers' copies).
     func totals() -> MetricTotals {
         var t = carried

@@ -36,6 +36,9 @@ final class BackendHealth: @unchecked Sendable {
     let inFlight = Atomic<Int>(0)
     /// `limits.adaptive`: latency samples in, the backend's current limit out.
     let adaptive = AdaptiveLimit()
+    /// Added at run time and not yet through its first slow start: capacity being added, so
+    /// it does not count as lost primary capacity in the failover share (`tierShare`).
+    let newcomer = Atomic<Bool>(false)
 
     init(healthy: Bool, rise: Int, fall: Int) {
         flag = Atomic(healthy)
@@ -82,6 +85,14 @@ final class BackendRegistry: @unchecked Sendable {
     private var ids: [String: Int] = [:]
     private var healths: [Int: BackendHealth] = [:]
     private(set) var count = 0
+    /// Ids of forgotten backends, reusable from `at` (monotonic ns) on: per-worker arrays are
+    /// indexed by id, so without reuse they would grow with every address ever discovered.
+    private var free: [(id: Int, at: UInt64)] = []
+    /// Ids handed out again since the last `takeRecycled` (workers clear their slots).
+    private var recycled: [Int] = []
+    /// How long a forgotten id rests before reuse: a request that outlived its backend's
+    /// removal must be done with it.
+    var idQuarantine: UInt64 = 120_000_000_000
     /// False until the first snapshot is built: backends of the first config start healthy.
     private var initialBuilt = false
     let generation = Atomic<UInt64>(0)
@@ -100,13 +111,23 @@ final class BackendRegistry: @unchecked Sendable {
         let rise = cluster.healthCheck?.rise ?? 1
         let fall = cluster.healthCheck?.fall ?? 1
         if let id = ids[key], let h = healths[id] { return (id, h) }
-        let id = count
-        count += 1
+        let id: Int
+        let now = Clock.monotonicNanos()
+        if let i = free.firstIndex(where: { $0.at <= now }) {
+            id = free.remove(at: i).id
+            recycled.append(id)
+        } else {
+            id = count
+            count += 1
+        }
         ids[key] = id
         // At process start every backend counts as healthy; one a reload adds waits for its
         // first passing check when its cluster has a health check.
         let h = BackendHealth(healthy: !initialBuilt || cluster.healthCheck == nil, rise: rise, fall: fall)
-        if initialBuilt { h.joinedAt.store(Clock.monotonicNanos(), ordering: .relaxed) }  // added by a reload
+        if initialBuilt {  // added by a reload, discovery or the API
+            h.joinedAt.store(Clock.monotonicNanos(), ordering: .relaxed)
+            h.newcomer.store(true, ordering: .relaxed)
+        }
         healths[id] = h
         return (id, h)
     }
@@ -117,7 +138,8 @@ final class BackendRegistry: @unchecked Sendable {
     func healthChanged() { generation.wrappingAdd(1, ordering: .releasing) }
 
     /// Drops what is kept for `name` in `cluster` at any address but `keep` (a discovered
-    /// backend past its grace, or readdressed): it would join fresh. Ids are not reused.
+    /// backend past its grace, or readdressed): it would join fresh. Its id is reused after
+    /// `idQuarantine`.
     /// Control thread.
     func forget(cluster: String, name: String, keep: SocketAddress? = nil) {
         let prefix = "\(cluster)\u{0}\(name)\u{0}"
@@ -127,8 +149,18 @@ final class BackendRegistry: @unchecked Sendable {
             if let h = healths.removeValue(forKey: id), h.adminState != .active {
                 adminOverrides.wrappingSubtract(1, ordering: .relaxed)
             }
+            free.append((id, Clock.monotonicNanos() &+ idQuarantine))
         }
     }
+
+    /// The ids reused since the last call (control thread, while building a snapshot).
+    func takeRecycled() -> [Int] {
+        defer { recycled = [] }
+        return recycled
+    }
+
+    /// Ids in use or resting (for tests and the docs' memory figure).
+    var freeCount: Int { free.count }
 
     /// Sets a backend's runtime state (control thread). Back to `active` restarts slow start,
     /// unless `restartSlowStart` is false (a discovered backend that returned within its grace).

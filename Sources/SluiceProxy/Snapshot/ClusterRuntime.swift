@@ -146,18 +146,34 @@ final class ClusterRuntime: Sendable {
     /// The failover split at monotonic time `now`: from the backends' health (atomic loads).
     func tierShare(now: UInt64) -> TierShare {
         var healthyPrimary = 0
+        var totalPrimary = 0
         var standbyUp = false
-        for (i, b) in backends.enumerated() where b.health.isAvailable(at: now) {
+        for (i, b) in backends.enumerated() {
+            let available = b.health.isAvailable(at: now)
             if b.isStandby {
-                if tiers[Self.standby].weights[i] > 0 { standbyUp = true }
-            } else {
-                // Ramped weight counts, fractionally as the balancers see it: failback from
-                // standby is gradual too (DESIGN §2 slow_start).
-                healthyPrimary += b.health.rampedScaledWeight(tiers[Self.primary].weights[i], now: now, slowStart: slowStart)
+                if available && tiers[Self.standby].weights[i] > 0 { standbyUp = true }
+                continue
             }
+            let full = tiers[Self.primary].weights[i] * SlowStart.scale
+            if b.health.newcomer.load(ordering: .relaxed) {
+                // A backend added at run time (discovery, the API, a reload) is capacity being
+                // added, not capacity lost: before its first passing check it counts on neither
+                // side, while it ramps with its ramped weight on both, so a scale-out never
+                // spills to the standby tier.
+                guard available else { continue }
+                let ramped = b.health.rampedScaledWeight(tiers[Self.primary].weights[i], now: now, slowStart: slowStart)
+                healthyPrimary += ramped
+                totalPrimary += ramped
+                if ramped >= full { b.health.newcomer.store(false, ordering: .relaxed) }
+                continue
+            }
+            totalPrimary += full
+            // Ramped weight counts, fractionally as the balancers see it: failback from
+            // standby is gradual too (DESIGN §2 slow_start).
+            if available { healthyPrimary += b.health.rampedScaledWeight(tiers[Self.primary].weights[i], now: now, slowStart: slowStart) }
         }
         return TierShare(
-            healthyPrimary: healthyPrimary, totalPrimary: tiers[Self.primary].totalWeight * SlowStart.scale, standbyAvailable: standbyUp,
+            healthyPrimary: healthyPrimary, totalPrimary: totalPrimary, standbyAvailable: standbyUp,
             overprovisioning: config.failover.overprovisioning)
     }
 }

@@ -15,6 +15,9 @@ final class Snapshot: Sendable {
     /// One router per listener, in `config.listeners` order.
     let routers: [Router]
     let backendCount: Int
+    /// Backend ids this snapshot gives to new backends that earlier ones had (workers clear
+    /// their counters and state for them).
+    let recycled: [Int]
     /// Copies of the plain-value parts the request path reads, so it never copies `config`
     /// (a struct of arrays: every copy would retain and release them).
     let limits: GlobalLimits
@@ -55,6 +58,7 @@ final class Snapshot: Sendable {
         }
         clusters = cs
         backendCount = registry.count
+        recycled = registry.takeRecycled()
         routers = config.listeners.map { l in
             Router(l.routes, clusterIndex: { name in cs.firstIndex { $0.name == name } ?? 0 })
         }

@@ -68,12 +68,20 @@ extension Worker {
     /// (removed by discovery, the API or a reload); connections still serving requests that
     /// started on an older snapshot are closed when they come back (`releaseUpstream`).
     func closePoolsOfRemovedBackends(_ snap: Snapshot) {
-        if live.count < snap.backendCount { live.append(contentsOf: repeatElement(false, count: snap.backendCount - live.count)) }
-        for i in live.indices { live[i] = false }
-        for c in snap.clusters { for b in c.backends { live[b.id] = true } }
-        for id in pools.indices where !pools[id].isEmpty && !live[id] {
-            for up in pools[id] { up.close() }
-            pools[id].removeAll()
+        if live.count < snap.backendCount { live.append(contentsOf: repeatElement(nil, count: snap.backendCount - live.count)) }
+        for i in live.indices { live[i] = nil }
+        for c in snap.clusters { for b in c.backends { live[b.id] = ObjectIdentifier(b.health) } }
+        for id in snap.recycled where id < justFailedUntil.count {
+            justFailedUntil[id] = 0
+            metrics.clearBackend(id)
+        }
+        for id in pools.indices where !pools[id].isEmpty {
+            // Gone, or its id now belongs to another backend (a reused id).
+            pools[id].removeAll { up in
+                guard live[id] != ObjectIdentifier(up.backend.health) else { return false }
+                up.close()
+                return true
+            }
         }
     }
 

@@ -53,7 +53,7 @@ extension Worker {
         up.idleSince = loop.now
         up.releaseBuffers()
         // Draining, or its backend left the snapshot while this request ran: nobody would reuse it.
-        if draining || up.backend.id >= live.count || !live[up.backend.id] {
+        if draining || up.backend.id >= live.count || live[up.backend.id] != ObjectIdentifier(up.backend.health) {
             up.close()
             return
         }

@@ -32,8 +32,10 @@ final class Worker: @unchecked Sendable {
     var sessionCount = 0
     /// Idle backend connections by backend id, most recently used last.
     var pools: [[UpstreamConnection]] = []
-    /// Per backend id: in the current snapshot (idle connections of other ids are closed).
-    var live: [Bool] = []
+    /// Per backend id: the health object of the backend the current snapshot gives that id
+    /// (nil: none). Idle connections of other backends are closed, also those of an earlier
+    /// backend whose id was reused.
+    var live: [ObjectIdentifier?] = []
     /// This worker's state per cluster of `snapshot` (pickers, ramp, queue, retry budget), in
     /// the snapshot's order; exchanges of older snapshots hold their own (`WorkerCluster`).
     var clusters: [WorkerCluster] = []

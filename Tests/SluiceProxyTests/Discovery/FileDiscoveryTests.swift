@@ -120,6 +120,12 @@ import Testing
         }
         let admin = try sluice.adminPort()
         #expect(DiscoveryRig.until(5) { try DiscoveryRig.backends(admin).count == 4 } != nil)
+        // The file owns these: DELETE and a weight would be undone at its next read, so both are refused.
+        let delete = try DiscoveryRig.call(admin, "DELETE", "/clusters/app/backends/b1")
+        #expect(delete.status == 409 && String(decoding: delete.body, as: UTF8.self).contains("comes from file"))
+        #expect(try DiscoveryRig.call(admin, "PUT", "/clusters/app/backends/b1/weight", body: "5").status == 409)
+        #expect(try DiscoveryRig.call(admin, "POST", "/clusters/app/backends/b1/drain").status == 200, "drain still works")
+        #expect(try DiscoveryRig.call(admin, "POST", "/clusters/app/backends/b1/enable").status == 200)
         // 3 of 4 go at once: 50% of 4 = 2 drain now, the third at the next refresh (3 s later).
         try DiscoveryRig.write(Self.entry("b0", bs[0]), to: list)
         #expect(DiscoveryRig.until(3) { try DiscoveryRig.backends(admin).count == 2 } != nil)

@@ -86,6 +86,54 @@ import Testing
         #expect(load.served(by: "app2") > 0 && load.served(by: "app1") > 0)
     }
 
+    @Test func addingPrimariesNeverSpillsToTheStandbyTier() throws {
+        let p1 = try backend("p1")
+        let s1 = try backend("s1")
+        let joining = try (0..<2).map { try backend("j\($0)") }
+        let tokenFile = NSTemporaryDirectory() + "sluice-token-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let sluice = try SluiceProcess(
+            yaml: """
+                workers: 2
+                access_log: { path: off }
+                admin: { listen: 127.0.0.1:0, token_file: \(tokenFile) }
+                listeners:
+                  - { name: web, listen: 127.0.0.1:0, routes: [ { cluster: app } ] }
+                clusters:
+                  - name: app
+                    slow_start: 3s
+                    health_check: { path: /health, interval: 300ms, timeout: 200ms, rise: 2, fall: 1 }
+                    backends: [ { name: p1, address: 127.0.0.1:\(p1.port) } ]
+                    standby: [ { name: s1, address: 127.0.0.1:\(s1.port) } ]
+                """)
+        defer {
+            sluice.signal(SIGTERM)
+            _ = sluice.waitForExit(timeout: 10)
+        }
+        let admin = try sluice.adminPort()
+        for (i, j) in joining.enumerated() {
+            let body = "{\"name\": \"j\(i)\", \"address\": \"127.0.0.1:\(j.port)\"}"
+            #expect(try DiscoveryRig.call(admin, "POST", "/clusters/app/backends", body: body, token: token).status == 201)
+        }
+        // Joining (two checks) and ramping (3 s): the standby share stays 0 all along.
+        var shares: [Double] = []
+        let end = Date().addingTimeInterval(4.5)
+        while Date() < end {
+            shares.append(try DiscoveryRig.cluster(admin)["standby_share"] as? Double ?? -1)
+            usleep(100_000)
+        }
+        #expect(shares.allSatisfy { $0 == 0 }, "standby share while primaries joined: \(shares.filter { $0 != 0 })")
+        #expect(try DiscoveryRig.backends(admin).values.filter { $0["state"] as? String == "healthy" }.count == 4)
+        #expect(!sluice.log.contains("standby tier serving"))
+        // Losing the original primary still fails over, by its share of what the primaries
+        // are now: 2 of 3 left × 1.4 overprovisioning keeps 93%, so about 7% spills.
+        p1.stop()
+        #expect(DiscoveryRig.until(3) { (try DiscoveryRig.cluster(admin)["standby_share"] as? Double ?? 0) > 0.05 } != nil)
+        let spill = try DiscoveryRig.cluster(admin)["standby_share"] as? Double ?? -1
+        #expect(spill > 0.05 && spill < 0.1, "standby share \(spill)")
+    }
+
     @Test func aReloadKeepsRuntimeBackendsUnlessTheFileNamesThemAndBringsBackDeletedOnes() throws {
         let app1 = try backend("app1")
         let app2 = try backend("app2")
