@@ -15,3 +15,28 @@ fi
 promtool check rules Configs/prometheus/sluice-alerts.yml
 promtool test rules Configs/prometheus/sluice-alerts.test.yml
 python3 Tests/Ops/check_shipped.py
+
+# The keepalived pair's file: keepalived's own config test must print nothing (it reports
+# every problem as "(Line N) ..."; its exit status says nothing, 2.2.7 ends itself with
+# SIGTERM either way), and a broken copy must be caught, so the check can fail.
+if ! command -v keepalived >/dev/null; then
+    echo "check-shipped: keepalived not found (Debian: apt-get install keepalived)" >&2
+    exit 1
+fi
+# In its own session: it ends itself with SIGTERM, which must not reach this script.
+ka_check() { setsid -w keepalived --config-test -f "$1" 2>&1 || true; }
+out="$(ka_check Configs/keepalived/keepalived.conf)"
+out="$(printf '%s\n' "$out" | grep -v '^Terminated$' || true)"
+if [ -n "$out" ]; then
+    echo "check-shipped: Configs/keepalived/keepalived.conf: $out" >&2
+    exit 1
+fi
+broken="$(mktemp)"
+sed 's/virtual_router_id 51/virtual_router_id 510/' Configs/keepalived/keepalived.conf >"$broken"
+if ! ka_check "$broken" | grep -q "Line"; then
+    rm -f "$broken"
+    echo "check-shipped: keepalived --config-test did not catch a broken copy" >&2
+    exit 1
+fi
+rm -f "$broken"
+echo "check_shipped: keepalived.conf passes keepalived --config-test (a broken copy is caught)"
