@@ -88,6 +88,13 @@ public struct Membership: Sendable {
 
     public func member(named name: String) -> Member? { members.first { $0.backend.name == name } }
 
+    /// Puts back a member the previous process had (binary upgrade, docs/high-availability.md):
+    /// as it was, without a join. A name already present is left as it is.
+    public mutating func restore(_ m: Member) {
+        guard index(named: m.backend.name) == nil else { return }
+        members.append(m)
+    }
+
     func index(named name: String) -> Int? { members.firstIndex { $0.backend.name == name } }
 
     /// Makes `source`'s members what its latest good answer says.

@@ -9,9 +9,10 @@ package enum Signals {
     package static let terminate = SIGTERM
     package static let interrupt = SIGINT
     package static let user1 = SIGUSR1
+    package static let user2 = csluice_SIGUSR2()
 
-    /// Blocks HUP, TERM, INT, USR1 and PIPE in the calling thread and every thread it starts
-    /// later; returns a non-blocking signalfd that reads HUP, TERM, INT and USR1.
+    /// Blocks HUP, TERM, INT, USR1, USR2 and PIPE in the calling thread and every thread it starts
+    /// later; returns a non-blocking signalfd that reads HUP, TERM, INT, USR1 and USR2.
     /// Call before starting any thread.
     package static func blockAndOpenFD() throws(SystemError) -> Int32 {
         var set = sigset_t()

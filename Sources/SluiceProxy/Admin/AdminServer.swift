@@ -17,11 +17,12 @@ final class AdminServer: EventHandler {
     var connections: [Int32: AdminConnection] = [:]
     private var peer = SocketAddress(storage: .init(), length: 0)
 
-    init(server: ProxyServer, loop: EventLoop, address: SocketAddress, token: String?) throws {
+    /// `inherited`: an already listening socket (a binary upgrade hands it over) instead of binding.
+    init(server: ProxyServer, loop: EventLoop, address: SocketAddress, token: String?, inherited: Int32? = nil) throws {
         self.server = server
         self.loop = loop
         self.token = token
-        fd = try Socket.listen(address, reusePort: false, backlog: 128)
+        fd = try inherited ?? Socket.listen(address, reusePort: false, backlog: 128)
         self.address = try Socket.localAddress(fd)
         try loop.register(fd, self, events: EpollEvents.readable)
     }

@@ -114,6 +114,7 @@ extension ProxyServer {
                 } else if let bi = fileConfig.clusters[ci].standby.firstIndex(where: { $0.name == backend }) {
                     fileConfig.clusters[ci].standby[bi].weight = w
                 }
+                runtimeWeights[RuntimeBackends.key(cluster, backend)] = w
             }
             publish(runtime.effective(fileConfig), generation: snapshot.generation)
             logger.notice("weight changed", metadata: ["cluster": "\(cluster)", "backend": "\(backend)", "weight": "\(w)"])

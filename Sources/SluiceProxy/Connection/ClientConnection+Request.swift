@@ -15,8 +15,12 @@ extension ClientConnection {
                 close()
                 return true
             }
-            if worker.draining || listener.removed {
-                close()  // idle keep-alive connection during shutdown or of a removed listener
+            // An idle kept-alive connection of a removed listener ends here. One idle when a
+            // drain began is closed by `Worker.beginDrain` (at once, or after the idle grace
+            // of an upgrade): a request arriving meanwhile is read and answered (its answer
+            // says `Connection: close`), not dropped unread.
+            if listener.removed {
+                close()
                 return true
             }
             if readClient(maxBuffer: snap.limits.maxRequestHead + 4096) { return true }

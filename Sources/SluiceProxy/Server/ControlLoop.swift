@@ -17,9 +17,17 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
     /// Traffic-state changes go here when `admin.alert_webhook` is set (checked each tick, so a
     /// reload can set, move or remove it).
     var webhook: AlertWebhook?
+    /// The upgrade under way (SIGUSR2), nil otherwise.
+    var upgrade: UpgradeAttempt?
+    /// What SIGUSR2 starts: the binary's path as it was at start (the file now at that path
+    /// is the new binary) and the arguments this process was started with. Nil: no upgrade.
+    public var upgradeCommand: (path: String, arguments: [String])?
+    /// `--pid-file`: the upgrade's outcome goes to `FILE.upgrade` for `sluice upgrade`.
+    public var pidFile: String?
 
     /// `signalFD` from `Signals.blockAndOpenFD()`, opened before any thread started.
-    public init(server: ProxyServer, signalFD: Int32) throws {
+    /// `inheritedAdmin`: the admin listener's socket handed over by the process this one upgrades.
+    public init(server: ProxyServer, signalFD: Int32, inheritedAdmin: Int32? = nil) throws {
         self.server = server
         self.signalFD = signalFD
         loop = try EventLoop()
@@ -27,7 +35,8 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
         let config = server.snapshot.config
         if let address = config.admin.listen {
             // Read and checked at load: never nil when a token file is configured.
-            let a = try AdminServer(server: server, loop: loop, address: address, token: config.admin.token)
+            let a = try AdminServer(
+                server: server, loop: loop, address: address, token: config.admin.token, inherited: inheritedAdmin)
             admin = a
             server.logger.info("admin listening", metadata: ["address": "\(a.address)"])
         }
@@ -45,7 +54,10 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
         webhook?.close()
         admin?.close()
         server.logger.info("stopping: draining in-flight requests")
-        server.shutdown()
+        // After a handover, kept-alive connections get their next answer with
+        // `Connection: close` and only those idle for a second are closed: a client sending
+        // its next request at that moment would otherwise see it fail.
+        server.shutdown(idleGrace: server.handedOver ? 1_000_000_000 : 0)
     }
 
     /// Once a second: a point of history for every cluster and backend, and the webhook for
@@ -82,6 +94,8 @@ public final class ControlLoop: EventHandler, @unchecked Sendable {
                 server.reloadFromFile()
             case Signals.user1:
                 server.reopenAccessLog()
+            case Signals.user2:
+                startUpgrade()
             case Signals.terminate, Signals.interrupt:
                 // /readyz turns 503 first; listeners keep accepting for `ready_grace` so an
                 // outer keepalived or balancer moves traffic before anything is refused. A

@@ -40,6 +40,14 @@ public final class ProxyServer: @unchecked Sendable {
     /// `/readyz`: when it first found every cluster checked; whether a shutdown began.
     var readySince: Date?
     var stopping = false
+    /// Weights set with `PUT .../weight` on configured backends since the last reload, by
+    /// "cluster\0backend" (an upgrade carries them over; a reload drops them).
+    var runtimeWeights: [String: Int] = [:]
+    /// Each listener's per-worker sockets by listener name (what an upgrade hands over).
+    /// Control thread; follows reloads.
+    var listenerFDs: [String: [Int32]] = [:]
+    /// An upgrade handed the sockets to a new process: this one only drains.
+    var handedOver = false
 
     public init(config: Config, logger: Logger) throws {
         self.logger = logger
@@ -62,7 +70,9 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// Binds every listener in every worker and starts the worker threads.
     /// A listener that cannot be bound throws a `ListenError` naming it, its address and FILE:LINE.
-    public func start() throws {
+    /// `inherited`: per listener name, one socket per worker handed over by the process this
+    /// one upgrades (`Inheritance.match`); those are used instead of binding.
+    public func start(inheriting inherited: [String: [Int32]] = [:]) throws {
         let config = snapshot.config
         for i in 0..<config.workers {
             workers.append(try Worker(index: i, snapshot: snapshot, shared: shared))
@@ -70,20 +80,30 @@ public final class ProxyServer: @unchecked Sendable {
         shared.install(inboxes: workers.map(\.inbox))
         for (li, l) in config.listeners.enumerated() {
             var address = l.address
-            for w in workers {
+            let given = inherited[l.name] ?? []
+            var fds: [Int32] = []
+            for (wi, w) in workers.enumerated() {
                 let fd: Int32
-                do {
-                    fd = try Socket.listen(address, reusePort: true)
-                } catch {
-                    throw ListenError(config: config, listener: l, error: error)
+                if wi < given.count {
+                    fd = given[wi]
+                } else {
+                    do {
+                        fd = try Socket.listen(address, reusePort: true)
+                    } catch {
+                        throw ListenError(config: config, listener: l, error: error)
+                    }
                 }
+                fds.append(fd)
                 if address.port == 0 { address = try Socket.localAddress(fd) }
                 let h = ListenerHandler(worker: w, fd: fd, name: l.name, listenerIndex: li, snapshot: snapshot, configured: l.address)
                 try w.loop.register(fd, h, events: EpollEvents.readable)
                 w.listeners.append(h)
             }
             boundAddresses[l.name] = address
-            logger.info("listening", metadata: ["listener": "\(l.name)", "address": "\(address)"])
+            listenerFDs[l.name] = fds
+            logger.info(
+                given.isEmpty ? "listening" : "listening (sockets handed over by the previous process)",
+                metadata: ["listener": "\(l.name)", "address": "\(address)"])
         }
         for w in workers {
             let done = DispatchSemaphore(value: 0)
@@ -156,6 +176,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
         let rebased = rebaseRuntime(on: config)
         fileConfig = config
+        runtimeWeights = [:]
         let snap = Snapshot(
             config: runtime.effective(config), generation: snapshot.generation + 1, registry: registry, tls: tls,
             upstream: upstream, previous: snapshot)
@@ -164,6 +185,10 @@ public final class ProxyServer: @unchecked Sendable {
         for k in keep { if let a = boundAddresses[k.oldName] { addresses[k.name] = a } }
         for (name, a) in bound { addresses[name] = a }
         boundAddresses = addresses
+        var sockets: [String: [Int32]] = [:]
+        for k in keep { if let f = listenerFDs[k.oldName] { sockets[k.name] = f } }
+        for (j, a) in added.enumerated() { sockets[a.listener.name] = fds.map { $0[j] } }
+        listenerFDs = sockets
         for (wi, w) in workers.enumerated() {
             let plan = ListenerPlan(
                 keep: keep,
@@ -242,9 +267,11 @@ public final class ProxyServer: @unchecked Sendable {
     }
 
     /// Stops accepting, lets in-flight requests finish for up to `timeout` nanoseconds, then stops.
+    /// Idle kept-alive connections are closed at once, or once idle for `idleGrace` (an
+    /// upgrade: their next request is answered with `Connection: close`).
     /// Blocks the calling (control) thread. Returns true when everything finished in time.
     @discardableResult
-    public func shutdown(timeout: UInt64? = nil) -> Bool {
+    public func shutdown(timeout: UInt64? = nil, idleGrace: UInt64 = 0) -> Bool {
         guard started else { return true }
         started = false
         let limit = timeout ?? snapshot.config.timeouts.drain
@@ -253,7 +280,7 @@ public final class ProxyServer: @unchecked Sendable {
             drained.enter()
             w.loop.execute {
                 var once = false
-                w.beginDrain {
+                w.beginDrain(idleGrace: idleGrace) {
                     if !once {
                         once = true
                         drained.leave()

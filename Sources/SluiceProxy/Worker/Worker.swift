@@ -158,7 +158,7 @@ final class Worker: @unchecked Sendable {
     }
 
     /// Stops accepting and closes idle connections; busy ones finish and close. Loop thread.
-    func beginDrain(_ done: @escaping () -> Void) {
+    func beginDrain(idleGrace: UInt64 = 0, _ done: @escaping () -> Void) {
         draining = true
         onDrained = done
         for l in listeners { l.stop() }
@@ -168,10 +168,19 @@ final class Worker: @unchecked Sendable {
         tuner?.stop()
         for c in pools { for up in c { up.close() } }
         pools = pools.map { _ in [] }
+        for case let s? in sessions { s.keepAlive = false }
+        if idleGrace == 0 {
+            closeIdleSessions()
+        } else {
+            loop.after(idleGrace) { [self] in closeIdleSessions() }
+        }
+        if sessionCount == 0 { done() }
+    }
+
+    /// Closes the client connections waiting for a request with nothing received yet.
+    private func closeIdleSessions() {
         for case let s? in sessions where s.phase == .head && (s.channel.inBuf?.isEmpty ?? true) {
             s.close()
         }
-        for case let s? in sessions { s.keepAlive = false }
-        if sessionCount == 0 { done() }
     }
 }

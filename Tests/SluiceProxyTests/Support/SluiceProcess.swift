@@ -39,12 +39,16 @@ final class SluiceProcess: @unchecked Sendable {
 
     /// Writes `yaml` to a temporary file and starts `sluice run` on it. Without an `admin:`
     /// block the admin listener takes a free port (tests run in parallel).
-    init(yaml: String) throws {
+    /// `binary`, `arguments` (after the config) and `environment` (added) for the upgrade tests.
+    init(yaml: String, binary: URL? = nil, arguments: [String] = [], environment: [String: String] = [:]) throws {
         configPath = NSTemporaryDirectory() + "sluice-test-\(UUID().uuidString).yaml"
         let text = yaml.contains("admin:") ? yaml : "admin: { listen: 127.0.0.1:0 }\n" + yaml
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
-        process.executableURL = Self.binary
-        process.arguments = ["run", "--config", configPath]
+        process.executableURL = binary ?? Self.binary
+        process.arguments = ["run", "--config", configPath] + arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardError = stderrPipe
         process.standardOutput = stdoutPipe
         stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
