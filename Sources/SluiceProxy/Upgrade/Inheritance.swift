@@ -52,16 +52,25 @@ public final class Inheritance: @unchecked Sendable {
     public var oldPid: Int32 { state.oldPid }
 
     /// The inherited sockets of `config`'s listeners, by name: a listener with the same name
-    /// and address (or the same name, configured with port 0), one socket per worker. Throws
+    /// and address (or the same name, configured with port 0), or else the same address
+    /// under another name, one socket per worker. Throws
     /// when a matching listener was handed over with another number of sockets (`workers`
     /// changed: its accept queues cannot be split or merged without resetting connections).
     public func match(_ config: Config) throws(UpgradeError) -> [String: [Int32]] {
         var out: [String: [Int32]] = [:]
+        /// The bound address of a handed-over listener whose sockets really listen.
+        func bound(_ given: UpgradeState.Listener) -> SocketAddress? {
+            guard let first = given.fds.first, ChildProcess.isListeningSocket(first) else { return nil }
+            return try? Socket.localAddress(first)
+        }
         for l in config.listeners {
-            guard let given = state.listeners.first(where: { $0.name == l.name }), let first = given.fds.first,
-                ChildProcess.isListeningSocket(first), let bound = try? Socket.localAddress(first),
-                l.address.port == 0 || bound == l.address
-            else { continue }
+            // The same name and address (any address for port 0), else a renamed listener on the
+            // same address: binding that address again would make new sockets, and the old
+            // ones' queued connections would be reset when the old process closes them.
+            let unclaimed = state.listeners.filter { g in !g.fds.contains { taken.contains($0) } }
+            let sameName = unclaimed.first { g in g.name == l.name && bound(g).map { l.address.port == 0 || $0 == l.address } == true }
+            let sameAddress = unclaimed.first { g in l.address.port != 0 && bound(g) == l.address }
+            guard let given = sameName ?? sameAddress else { continue }
             guard given.fds.count == config.workers else {
                 throw UpgradeError(
                     message:

@@ -116,6 +116,14 @@ import Testing
         let fixed = try rig.upgrade()
         #expect(fixed.status == 0, "\(fixed.err)")
         #expect(rig.currentPid != first)
+        // The listener renamed, same address: its sockets are taken over, not bound anew.
+        try good.replacingOccurrences(of: "name: web, listen: 127.0.0.1:0", with: "name: shop, listen: 127.0.0.1:\(port)").write(
+            toFile: rig.sluice.configPath, atomically: true, encoding: .utf8)
+        let renamed = try rig.upgrade()
+        #expect(renamed.status == 0, "\(renamed.err)")
+        #expect(
+            rig.sluice.log.contains("listener=shop [SluiceProxy] listening (sockets handed over by the previous process)"),
+            "\(rig.sluice.log.suffix(1500))")
         usleep(500_000)
         keepAlive.stop()
         fresh.stop()
