@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""The client of the keepalived pair test (Tests/Ops/pair-netns.sh), run inside the client
+namespace: one request per new connection to the virtual address, RATE a second, until the
+file STOP exists or SECONDS pass. One line per request on stdout:
+    <unix time> ok <backend>      (a 200, with its X-Backend header: which node served it)
+    <unix time> fail <why>        (refused, reset, timed out, or another status)
+"""
+import socket
+import sys
+import time
+import os
+
+host, port, rate, limit, stop = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+gap = 1.0 / rate
+start = time.time()
+out = sys.stdout
+while time.time() - start < limit and not os.path.exists(stop):
+    t0 = time.time()
+    try:
+        s = socket.create_connection((host, port), timeout=3)
+        s.settimeout(3)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        lines = head.split("\r\n")
+        status = lines[0].split(" ")[1] if lines and len(lines[0].split(" ")) > 1 else "none"
+        backend = "?"
+        for line in lines[1:]:
+            if line.lower().startswith("x-backend:"):
+                backend = line.split(":", 1)[1].strip()
+        if status == "200":
+            out.write("%.3f ok %s\n" % (t0, backend))
+        else:
+            out.write("%.3f fail status-%s\n" % (t0, status))
+    except Exception as e:  # refused, reset, timeout: each one a lost request
+        out.write("%.3f fail %s\n" % (t0, type(e).__name__))
+    out.flush()
+    spent = time.time() - t0
+    if spent < gap:
+        time.sleep(gap - spent)
