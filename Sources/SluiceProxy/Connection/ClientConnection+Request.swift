@@ -15,10 +15,8 @@ extension ClientConnection {
                 close()
                 return true
             }
-            // An idle kept-alive connection of a removed listener ends here. One idle when a
-            // drain began is closed by `Worker.beginDrain` (at once, or after the idle grace
-            // of an upgrade): a request arriving meanwhile is read and answered (its answer
-            // says `Connection: close`), not dropped unread.
+            // Idle, of a removed listener: ends. Idle when a drain began: `Worker.beginDrain`
+            // closes it; a request arriving first is read and answered, never dropped unread.
             if listener.removed {
                 close()
                 return true
