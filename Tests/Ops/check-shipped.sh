@@ -40,3 +40,20 @@ if ! ka_check "$broken" | grep -q "Line"; then
 fi
 rm -f "$broken"
 echo "check_shipped: keepalived.conf passes keepalived --config-test (a broken copy is caught)"
+
+# The pair's ARP settings (the pair test applies them with sysctl -p in its namespaces): each
+# line names a key this kernel has, with a number.
+sysctl_file=Configs/keepalived/sluice-vip.sysctl.conf
+keys=0
+while IFS= read -r line; do
+    case "$line" in ''|'#'*) continue ;; esac
+    key="${line%%=*}"; key="${key// /}"; value="${line#*=}"; value="${value// /}"
+    if [ ! -e "/proc/sys/${key//.//}" ]; then
+        echo "check-shipped: $sysctl_file: no sysctl $key on this kernel" >&2; exit 1
+    fi
+    case "$value" in ''|*[!0-9]*) echo "check-shipped: $sysctl_file: $key = '$value' is not a number" >&2; exit 1 ;; esac
+    keys=$((keys + 1))
+done < "$sysctl_file"
+[ "$keys" = 2 ] || { echo "check-shipped: $sysctl_file: expected arp_ignore and arp_announce, found $keys settings" >&2; exit 1; }
+grep -q "static_ipaddress" Configs/keepalived/keepalived.conf || { echo "check-shipped: keepalived.conf lost its static_ipaddress (the address on lo)" >&2; exit 1; }
+echo "check_shipped: sluice-vip.sysctl.conf names $keys sysctls this kernel has"

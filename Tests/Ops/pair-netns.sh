@@ -6,7 +6,8 @@
 # Addresses are from 198.51.100.0/24 (TEST-NET-2, RFC 5737; the shipped file's 192.0.2.x are
 # rewritten to it, because some machines, this CI's among them, use TEST-NET-1 themselves) and
 # exist only inside those namespaces; every packet starts and ends there (the root namespace
-# only runs `ip`, which speaks netlink).
+# only runs `ip`, which speaks netlink). Each node also gets the shipped ARP settings
+# (Configs/keepalived/sluice-vip.sysctl.conf) for the address kept on lo.
 #
 # Checks: a planned failover (SIGTERM on the master's Sluice) loses no request; a crash
 # (SIGKILL) interrupts service for less than 4 s; failback returns the address to the master.
@@ -15,7 +16,9 @@
 #   bash Tests/Ops/pair-netns.sh --mode weight --rounds 5   # measure "weight -60" instead of FAULT
 #
 # Skips (exit 0, with the reason) without root, `ip netns` or keepalived. Removes its
-# namespaces and ends the processes it started, by pid, on every exit.
+# namespaces and ends the processes it started, by pid, on every exit. PAIR_KEEP=DIR keeps
+# the logs, the client's lines, the neighbour entry over time and (with tcpdump) a capture of
+# the client's interface in DIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -51,6 +54,7 @@ cleanup() {
     sleep 0.5
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
     wait 2>/dev/null
+    if [ -n "${PAIR_KEEP:-}" ]; then mkdir -p "$PAIR_KEEP" && cp -r "$work"/. "$PAIR_KEEP"/; fi
     for ns in "$A" "$B" "$C" "$BR"; do ip netns del "$ns" 2>/dev/null; done
     rm -rf "$work"
 }
@@ -142,6 +146,8 @@ for n in a b; do
     ip netns exec "$ns" "$bin/sluice-backend" --port 8081 --name "$n" > "$work/backend-$n.log" 2>&1 &
     pids+=("$!")
     wait_for 10 ip netns exec "$ns" curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:8081/ || fail "backend $n did not start"
+    # The shipped ARP settings for the address kept on lo (static_ipaddress in the shipped file).
+    ip netns exec "$ns" sysctl -q -p Configs/keepalived/sluice-vip.sysctl.conf || fail "sysctl -p of the shipped file failed"
     start_sluice "$ns" "$n"
     conf="$(node_conf "$ns" "$n")"
     ip netns exec "$ns" keepalived -n -l -D -P -f "$conf" -p "$work/ka-$n.pid" -r "$work/ka-$n-vrrp.pid" \
@@ -155,25 +161,39 @@ vip_on "$B" && fail "the virtual address is on both nodes"
 ip netns exec "$C" python3 Tests/Ops/pair/client.py "$VIP" 80 40 600 "$work/stop" > "$work/client.out" 2> "$work/client.log" &
 pids+=("$!")
 client=$!
+if [ -n "${PAIR_KEEP:-}" ]; then  # diagnostics: the client's neighbour entry for the address
+    while :; do echo "$(now) $(ip -n "$C" neigh show "$VIP")"; sleep 0.1; done > "$work/neigh.out" 2>&1 &
+    pids+=("$!")
+    if command -v tcpdump >/dev/null; then
+        ip netns exec "$C" tcpdump -i eth0 -n -U -w "$work/client.pcap" > "$work/tcpdump.txt" 2>&1 &
+        pids+=("$!")
+    fi
+fi
 wait_for 10 grep -q " ok a" "$work/client.out" || fail "the client got no answer through the virtual address"
 
-# Failures and the longest gap between answers in [from, to] of the client's log.
+# For the requests started in [from, to] of the client's log: how many failed, and the longest
+# time without an answer: between `from` and the first answer, and between two answers, by the
+# time each answer arrived (a request that waited on a retransmitted SYN arrives late), and
+# between the last answer and `to`.
 window() {  # from to
     python3 - "$work/client.out" "$1" "$2" <<'EOF'
 import sys
 path, lo, hi = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-fails, oks, served = 0, [lo], {}
+fails, ends, served = 0, [], {}
 for line in open(path):
-    t, result, what = line.split()[:3]
-    t = float(t)
-    if not lo <= t <= hi:
+    start, end, result, what = line.split()[:4]
+    start, end = float(start), float(end)
+    if not lo <= start <= hi:
         continue
     if result == "ok":
-        oks.append(t)
+        ends.append(end)
         served[what] = served.get(what, 0) + 1
     else:
         fails += 1
-gap = max((b - a for a, b in zip(oks, oks[1:])), default=hi - lo)
+ends = [lo] + sorted(ends)
+if ends[-1] < hi:
+    ends.append(hi)
+gap = max((b - a for a, b in zip(ends, ends[1:])), default=hi - lo)
 print(fails, "%.2f" % gap, " ".join("%s=%d" % kv for kv in sorted(served.items())))
 EOF
 }
@@ -211,11 +231,17 @@ for round in $(seq 1 "$rounds"); do
     sleep 3
     t5=$(now)
     read -r cf cgap cserved <<< "$(window "$t4" "$t5")"
+
+    # (d) Failback after the crash.
+    t6=$(now); u6=$(now_us)
     start_sluice "$A" a
     wait_for 15 vip_on "$A" || fail "round $round: no failback after the crash"
+    back2=$(secs $(( $(now_us) - u6 )))
     sleep 2
+    t7=$(now)
+    read -r b2f b2gap b2served <<< "$(window "$t6" "$t7")"
 
-    line="round $round ($mode): planned: moved ${moved}s, $pf failed, longest gap ${pgap}s [$pserved]; failback: ${back}s, $bf failed [$bserved]; crash: moved ${cmoved}s, longest gap ${cgap}s, $cf failed [$cserved]"
+    line="round $round ($mode): planned: moved ${moved}s, $pf failed, longest gap ${pgap}s [$pserved]; failback: ${back}s, $bf failed, longest gap ${bgap}s [$bserved]; crash: moved ${cmoved}s, longest gap ${cgap}s, $cf failed [$cserved]; failback: ${back2}s, $b2f failed, longest gap ${b2gap}s [$b2served]"
     echo "pair-netns: $line"
     results+=("$line")
     [ "$pf" = 0 ] || { echo "pair-netns: FAILED: round $round: the planned failover lost $pf requests" >&2; status=1; }
