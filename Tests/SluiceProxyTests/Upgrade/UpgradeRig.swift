@@ -15,7 +15,7 @@ final class UpgradeRig: @unchecked Sendable {
         dir = NSTemporaryDirectory() + "sluice-upgrade-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         binary = URL(fileURLWithPath: dir + "/sluice")
-        try FileManager.default.copyItem(at: SluiceProcess.binary, to: binary)
+        try Self.writeExecutable(binary.path, try Data(contentsOf: SluiceProcess.binary))
         pidFile = dir + "/sluice.pid"
         sluice = try SluiceProcess(yaml: yaml, binary: binary, arguments: ["--pid-file", pidFile], environment: environment)
         pids.insert(sluice.pid)
@@ -49,13 +49,28 @@ final class UpgradeRig: @unchecked Sendable {
     func replaceBinary(withScript text: String?) throws {
         let staged = dir + "/sluice.staged"
         try? FileManager.default.removeItem(atPath: staged)
-        if let text {
-            try text.write(toFile: staged, atomically: false, encoding: .utf8)
-            chmod(staged, 0o755)
-        } else {
-            try FileManager.default.copyItem(at: SluiceProcess.binary, to: URL(fileURLWithPath: staged))
-        }
+        try Self.writeExecutable(staged, text.map { Data($0.utf8) } ?? Data(contentsOf: SluiceProcess.binary))
         guard rename(staged, binary.path) == 0 else { throw TestClientError(description: "rename failed: \(errno)") }
+    }
+
+    /// Writes an executable file through a close-on-exec descriptor. Tests run in parallel in
+    /// one process and others start children all the time: a child that inherited a writable
+    /// descriptor of the file (Foundation's writers do not set O_CLOEXEC) keeps it open, and
+    /// exec of the file then fails with ETXTBSY ("Text file busy"), as one ThreadSanitizer run
+    /// showed when the old process started the staged script.
+    static func writeExecutable(_ path: String, _ data: Data) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw TestClientError(description: "open \(path): errno \(errno)") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw TestClientError(description: "write \(path): errno \(errno)") }
+                off += n
+            }
+        }
     }
 
     /// Ends the current process with SIGTERM and waits for it.
