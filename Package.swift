@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "SluiceBalancingTests", dependencies: ["SluiceBalancing"]),
         .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceHTTP"]),
         // A real dnsmasq for the discovery tests (both suites start one).
-        .target(name: "DNSTestSupport", dependencies: ["SluiceDiscovery", "SluiceSystem"], path: "Tests/DNSTestSupport"),
+        .target(name: "DNSTestSupport", dependencies: ["SluiceDiscovery", "SluiceSystem", "CSluiceLinux"], path: "Tests/DNSTestSupport"),
         .testTarget(
             name: "SluiceDiscoveryTests",
             dependencies: ["SluiceDiscovery", "SluiceSystem", "SluiceEventLoop", "SluiceConfig", "DNSTestSupport"]),

@@ -21,6 +21,10 @@ int csluice_block_signals(sigset_t *set) {
     return pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
+int csluice_spawn_file_actions_closefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
 int csluice_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int n, pid_t *pid) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;

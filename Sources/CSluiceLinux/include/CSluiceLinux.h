@@ -19,6 +19,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <sys/types.h>
+#include <spawn.h>
 
 /// accept4 is hidden behind _GNU_SOURCE in Glibc's module map.
 int csluice_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
@@ -33,6 +34,9 @@ int csluice_block_signals(sigset_t *set);
 /// open, as 3, 4, ... in that order (besides 0-2), an empty signal mask and default signal
 /// dispositions. Returns 0 and sets `*pid`, or an errno value.
 int csluice_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int n, pid_t *pid);
+/// posix_spawn_file_actions_addclosefrom_np, hidden behind _GNU_SOURCE: the child closes
+/// every descriptor from `from` up (for children started with posix_spawn outside `csluice_spawn`).
+int csluice_spawn_file_actions_closefrom(posix_spawn_file_actions_t *actions, int from);
 /// SIGUSR2 added to the signals `csluice_block_signals` blocks (the upgrade request).
 static inline int csluice_SIGUSR2(void) { return SIGUSR2; }
 
