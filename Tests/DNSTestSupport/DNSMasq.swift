@@ -1,5 +1,5 @@
-import Foundation
 import CSluiceLinux
+import Foundation
 import Glibc
 import SluiceDiscovery
 import SluiceSystem
