@@ -6,9 +6,14 @@ package enum ChildProcess {
     /// Starts `path` with `arguments` (argv[1...]) and `environment` ("NAME=value"), with only
     /// the descriptors `fds` open besides 0-2, renumbered 3, 4, ... in that order. Signal mask
     /// empty, dispositions default (the child sets up its own).
-    package static func spawn(path: String, arguments: [String], environment: [String], fds: [Int32]) throws(SystemError)
-        -> pid_t
-    {
+    ///
+    /// ETXTBSY ("Text file busy": the file is still open for writing somewhere, by an installer
+    /// that has not closed it yet or by a child another process is just starting, which holds
+    /// a copy of that descriptor until its exec) is retried every 20 ms for up to
+    /// `busyRetries` tries, then thrown like any other error.
+    package static func spawn(
+        path: String, arguments: [String], environment: [String], fds: [Int32], busyRetries: Int = 25
+    ) throws(SystemError) -> pid_t {
         var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) }
         argv.append(nil)
         var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) }
@@ -18,11 +23,16 @@ package enum ChildProcess {
             for p in envp { free(p) }
         }
         var pid: pid_t = 0
-        let err = fds.withUnsafeBufferPointer { f in
-            csluice_spawn(path, &argv, &envp, f.baseAddress, Int32(f.count), &pid)
+        var tries = 0
+        while true {
+            let err = fds.withUnsafeBufferPointer { f in
+                csluice_spawn(path, &argv, &envp, f.baseAddress, Int32(f.count), &pid)
+            }
+            if err == 0 { return pid }
+            tries += 1
+            guard err == ETXTBSY, tries < busyRetries else { throw SystemError(call: "posix_spawn", errno: err) }
+            usleep(20_000)
         }
-        guard err == 0 else { throw SystemError(call: "posix_spawn", errno: err) }
-        return pid
     }
 
     /// How a child ended, if it has (waitpid without blocking): `exited(code)` or `signalled(n)`.

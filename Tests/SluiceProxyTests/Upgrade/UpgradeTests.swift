@@ -158,6 +158,35 @@ import Testing
         rig.stop()
     }
 
+    /// A binary still open for writing somewhere (an installer that has not closed it yet, or
+    /// a child another process is just starting that holds a copy of the descriptor) cannot be
+    /// executed: ETXTBSY. The old process tries again for 0.5 s, then fails with that reason.
+    @Test func aBinaryStillOpenForWritingIsTriedAgainBrieflyThenTheUpgradeFailsWithTheReason() throws {
+        let a = try backend("a")
+        let rig = try UpgradeRig(yaml: Self.yaml([("a", a.port)]))
+        #expect(rig.waitForPidFile())
+        let first = rig.currentPid
+        try rig.replaceBinary(withScript: nil)
+
+        // Held open for writing throughout: the upgrade fails, the old process serves on.
+        let held = open(rig.binary.path, O_WRONLY | O_CLOEXEC)
+        #expect(held >= 0)
+        let busy = try rig.upgrade()
+        #expect(busy.status == 1 && busy.err.contains("Text file busy"), "\(busy.err)")
+        #expect(rig.currentPid == first && UpgradeRig.alive(first))
+
+        // Closed 0.2 s after the upgrade began: the retry starts the binary.
+        let closer = Thread {
+            usleep(200_000)
+            close(held)
+        }
+        closer.start()
+        let late = try rig.upgrade()
+        #expect(late.status == 0, "\(late.err)")
+        #expect(rig.currentPid != first)
+        rig.stop()
+    }
+
     @Test func aKeptAliveConnectionGetsConnectionCloseAndSystemdFollowsTheNewProcess() throws {
         let a = try backend("a")
         // The notify socket systemd would listen on.
