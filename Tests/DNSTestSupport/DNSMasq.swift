@@ -147,9 +147,8 @@ package final class DNSMasq: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 1, directory + "/stderr", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         // Nothing else of the test process: tests run in parallel, and a descriptor dnsmasq
-        // inherited would stay open as long as it runs (a writable one of a script another
-        // test is about to exec makes that exec fail with ETXTBSY; a listening socket would
-        // keep a port another test closed accepting).
+        // inherited stays open in it until dnsmasq closes it at start (a writable one of a
+        // script another test is about to exec makes that exec fail with ETXTBSY meanwhile).
         csluice_spawn_file_actions_closefrom(&actions, 3)
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }

@@ -108,10 +108,8 @@ import Testing
             worst = max(worst, Date().timeIntervalSince(t))
             usleep(50_000)
         }
-        // A loop that blocked on the webhook would stall for a whole 300 ms try; 0.25 s leaves
-        // a loaded (sanitized) machine room without letting a blocked loop pass.
         print("webhook: the loop's slowest answer while the webhook waited: \(worst) s")
-        #expect(worst < 0.25, "the loop answered within \(worst) s while the webhook waited")
+        #expect(worst < 0.1, "the loop answered within \(worst) s while the webhook waited")
         #expect(rig.waitFor(delivered: 0, failed: 1) == (0, 1))
         let took = Date().timeIntervalSince(start)
         #expect(took >= 0.9 && took < 5, "3 × 300 ms + backoff, took \(took) s")

@@ -55,9 +55,10 @@ final class UpgradeRig: @unchecked Sendable {
 
     /// Writes an executable file through a close-on-exec descriptor. Tests run in parallel in
     /// one process and others start children all the time: a child that inherited a writable
-    /// descriptor of the file (Foundation's writers do not set O_CLOEXEC) keeps it open, and
-    /// exec of the file then fails with ETXTBSY ("Text file busy"), as one ThreadSanitizer run
-    /// showed when the old process started the staged script.
+    /// descriptor of the file (Foundation's writers do not set O_CLOEXEC) holds it until it
+    /// closes it, and exec of the file fails with ETXTBSY ("Text file busy") meanwhile, as one
+    /// ThreadSanitizer run showed. Close-on-exec keeps that window to the child's own start;
+    /// the old process's retry of a busy binary covers the rest.
     static func writeExecutable(_ path: String, _ data: Data) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o755)
         guard fd >= 0 else { throw TestClientError(description: "open \(path): errno \(errno)") }
